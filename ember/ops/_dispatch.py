@@ -1,0 +1,383 @@
+"""The single dispatch point: every op, in-place op, indexing and factory call passes through ``dispatch``.
+
+It does, in order: mode hooks (tracing, autocast), device checks, torch type promotion, the forward on
+backend arrays, output wrapping (views share their base's version counter), and graph recording —
+including the in-place rules (leaf checks, version bumps, and CopySlices for writes through a view).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from .. import _dtype as D
+from .._device import to_device
+from .._tensor import Tensor, _wrap
+from ..autograd.grad_mode import STATE
+from ..autograd.node import _SEQ, SavedInput, SavedOutput, edge_of
+from ..backend import get_backend
+from .op import BOOL, FLOAT, NONE
+
+_new = object.__new__
+_EMPTY: dict = {}
+_NO_EDGE = (None, 0)
+_HALF = (D.float16, D.bfloat16)
+_FROM_NP = D._FROM_NP
+
+
+class _Never:
+    """needs_input_grad when no graph is recorded: every entry is False."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        return False
+
+    def __iter__(self):
+        return iter(())
+
+
+_NEVER = _Never()
+
+
+class _Modes(threading.local):
+    stack: list = []
+
+    def __init__(self):
+        self.stack = []
+
+
+MODES = _Modes()
+
+
+def push_mode(mode) -> None:
+    """Install a dispatch mode: ``mode(op, args, kwargs, inplace)`` sees every op until popped.
+    Inside it, calling ``dispatch`` runs the modes below it (or the op itself)."""
+    MODES.stack.append(mode)
+
+
+def pop_mode():
+    return MODES.stack.pop()
+
+
+def dispatch(op, args: tuple, kwargs: dict = _EMPTY, inplace: bool = False):
+    """Run `op` on `args` (Tensors / Python scalars) with static `kwargs`; in-place on args[0] if asked."""
+    stack = MODES.stack
+    if stack:
+        mode = stack.pop()
+        try:
+            return mode(op, args, kwargs, inplace)
+        finally:
+            stack.append(mode)
+    return _run(op, args, kwargs, inplace)
+
+
+def _op_name(op) -> str:
+    return getattr(op, "public_name", None) or op.__name__.lower()
+
+
+def _device_error(op, devs) -> RuntimeError:
+    a, b = devs
+    return RuntimeError(
+        f"Expected all tensors to be on the same device, but found at least two devices, {a} and {b}! "
+        f"(when checking arguments for {_op_name(op)})"
+    )
+
+
+def _run(op, args, kwargs, inplace):
+    grad_on = STATE.enabled
+    dev = None
+    rg = False
+    promote = op.promote
+    ntensor = 0
+    first_dt = None
+    same_dt = True
+    has_scalar = False
+    weak_dev = False  # dev so far comes only from 0-d CPU tensors, which may join any device (as in torch)
+    for a in args:
+        if isinstance(a, Tensor):
+            ntensor += 1
+            d = a._device
+            if dev is None:
+                dev = d
+                weak_dev = d.type == "cpu" and a._data.ndim == 0
+            elif d is not dev and d != dev:
+                if weak_dev:
+                    dev = d
+                    weak_dev = d.type == "cpu" and a._data.ndim == 0
+                elif not (a._data.ndim == 0 and d.type == "cpu") and not op.cross_device:
+                    raise _device_error(op, (dev, d))
+            elif weak_dev and a._data.ndim:
+                weak_dev = False
+            if a._requires_grad:
+                rg = True
+            if first_dt is None:
+                first_dt = a._dtype
+            elif a._dtype is not first_dt:
+                same_dt = False
+        elif a is not None:
+            has_scalar = True
+    if dev is None:
+        dev = to_device(kwargs.get("device")) if "device" in kwargs else _default_device()
+    rg = rg and grad_on and op.differentiable
+
+    target = args[0] if inplace else None
+    # -- type promotion
+    common = None
+    if promote != NONE:
+        if same_dt and not has_scalar and first_dt is not None:
+            common = first_dt
+        else:
+            common = _promoted(args)
+        if promote == FLOAT and not (common.is_floating_point or common.is_complex):
+            common = D._DEFAULT[0]
+        if not same_dt or (first_dt is not None and first_dt is not common):
+            args = tuple(
+                _cast(a, common) if isinstance(a, Tensor) and a._dtype is not common else a for a in args
+            )
+        result_dt = D.bool_ if promote == BOOL else common
+    else:
+        result_dt = None
+
+    if inplace:
+        _check_inplace(op, target, grad_on, result_dt)
+
+    # -- forward on arrays
+    be = get_backend(dev)
+    ctx = _new(op.node_cls)
+    ctx.be = be
+    ctx.xp = be.xp
+    ctx._saved = ()
+    ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args) if rg else _NEVER
+    upcast = op.upcast_half and common in _HALF and result_dt is not D.bool_
+    if ntensor == 0:
+        fargs = args
+    elif upcast:
+        f32 = D.float32.np
+        fargs = tuple(a._data.astype(f32) if isinstance(a, Tensor) else a for a in args)
+    else:
+        fargs = tuple(a._data if isinstance(a, Tensor) else a for a in args)
+    if dev.type != "cpu" and ntensor > 1:
+        fargs = _move_cpu_scalars(be, fargs, args)
+    if op.tensor_attrs and kwargs:
+        kwargs = _arrays_in(kwargs)
+
+    inplace_fwd = inplace and getattr(op, "forward_inplace", None)
+    try:
+        if inplace_fwd:
+            out = inplace_fwd(ctx, target._data, *fargs[1:], **kwargs)
+        else:
+            out = op.forward(ctx, *fargs, **kwargs)
+    except ValueError as e:
+        raise _shape_error(op, args, e) from None
+
+    # -- outputs
+    if op.num_outputs == 1 and type(out) is not tuple:
+        if type(out) is not be.ndarray:
+            out = be.asarray(out)
+        if result_dt is None:
+            result_dt = _FROM_NP.get(out.dtype) or D.from_numpy_dtype(out.dtype)
+        elif out.dtype != result_dt.np:
+            out = out.astype(result_dt.np)
+        if inplace:
+            return _finish_inplace(op, ctx, args, target, out, rg, inplace_fwd)
+        res = _wrap(out, result_dt, dev)
+        if op.is_view and (op.is_view is True or ctx.__dict__.get("aliased")):
+            base = args[0]
+            res._base = base._base if base._base is not None else base
+            res._vc = base._shared_vc()
+        if rg and (result_dt.is_floating_point or result_dt.is_complex):
+            _record(ctx, args, (out,), (res,))
+        return res
+
+    outs = tuple(o if type(o) is be.ndarray else be.asarray(o) for o in out)
+    res = tuple(_wrap(o, _FROM_NP.get(o.dtype) or D.from_numpy_dtype(o.dtype), dev) for o in outs)
+    if op.is_view:
+        base = args[0]
+        root = base._base if base._base is not None else base
+        vc = base._shared_vc()
+        for r in res:
+            r._base = root
+            r._vc = vc
+    if rg:
+        diff = tuple(
+            r if i not in op.nondiff_outputs and (r._dtype.is_floating_point or r._dtype.is_complex) else None
+            for i, r in enumerate(res)
+        )
+        if any(r is not None for r in diff):
+            _record(ctx, args, outs, diff)
+    return res
+
+
+def _record(ctx, args, outs, res) -> None:
+    """Attach ctx as the grad_fn of the outputs in `res` (None entries carry no gradient)."""
+    edges = []
+    meta = []
+    for a in args:
+        if isinstance(a, Tensor):
+            e = edge_of(a)
+            edges.append(e if e is not None else _NO_EDGE)
+            meta.append((a._data.shape, a._dtype))
+        else:
+            edges.append(_NO_EDGE)
+            meta.append(None)
+    ctx.next_functions = tuple(edges)
+    ctx.needs_input_grad = tuple(e[0] is not None for e in edges)
+    ctx._meta = meta
+    ctx._seq = next(_SEQ)
+    ctx._freed = False
+    if ctx._saved:
+        ctx._saved = _resolve_saved(ctx, args, outs, res)
+    for i, r in enumerate(res):
+        if r is not None:
+            r._requires_grad = True
+            r.grad_fn = ctx
+            r._out_nr = i
+
+
+def _resolve_saved(ctx, args, outs, res) -> tuple:
+    """Turn the arrays forward saved into SavedInput / SavedOutput / constant entries."""
+    entries = []
+    for x in ctx._saved:
+        if x is None or isinstance(x, (int, float, bool)):
+            entries.append(x)
+            continue
+        entry = None
+        for a in args:
+            if isinstance(a, Tensor) and a._data is x:
+                entry = SavedInput(a, a._version)
+                break
+        else:
+            for k, o in enumerate(outs):
+                if o is x and res[k] is not None:
+                    r = res[k]
+                    entry = SavedOutput(x, r._shared_vc(), r._version, k, r._dtype, r._device)
+                    break
+        if entry is None:
+            dt = _FROM_NP.get(x.dtype) or D.from_numpy_dtype(x.dtype)
+            dev = next(a._device for a in args if isinstance(a, Tensor))
+            entry = _wrap(x, dt, dev)
+        entries.append(entry)
+    return tuple(entries)
+
+
+# ------------------------------------------------------------------------------------------- in-place
+
+
+def _check_inplace(op, target, grad_on, result_dt) -> None:
+    if not isinstance(target, Tensor):
+        raise TypeError(
+            f"{_op_name(op)}_(): expected a Tensor to modify in place, got {type(target).__name__}"
+        )
+    if grad_on:
+        if target.grad_fn is None and target._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        b = target._base
+        if b is not None and b.grad_fn is None and b._requires_grad:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation."
+            )
+    if result_dt is not None and not D.can_cast(result_dt, target._dtype):
+        raise RuntimeError(
+            f"{_op_name(op)}_(): result type {D.SCALAR_NAME[result_dt]} can't be cast to the desired output type "
+            f"{D.SCALAR_NAME[target._dtype]}"
+        )
+
+
+def _finish_inplace(op, ctx, args, target, out, rg, done_in_place):
+    tdata = target._data
+    if rg:
+        # Saved copies of the target must hold its old value: copy them before the write.
+        if ctx._saved:
+            ctx._saved = tuple(x.copy() if x is tdata else x for x in ctx._saved)
+        old_edge = edge_of(target)
+    if not done_in_place:
+        if out.shape != tdata.shape:
+            raise RuntimeError(
+                f"{_op_name(op)}_(): output with shape {list(tdata.shape)} doesn't match the broadcast shape "
+                f"{list(out.shape)}"
+            )
+        try:
+            tdata[...] = out
+        except ValueError as e:
+            if "read-only" in str(e):
+                raise RuntimeError(
+                    f"{_op_name(op)}_(): unsupported operation: more than one element of the written-to tensor "
+                    "refers to a single memory location. Please clone() the tensor before performing the "
+                    "operation."
+                ) from None
+            raise
+        out = tdata
+    target._bump_version()
+    if rg:
+        targs = (target,) + tuple(args[1:])
+        _record(ctx, targs, (out,), (None,))
+        ctx.next_functions = (old_edge or _NO_EDGE,) + ctx.next_functions[1:]
+        ctx.needs_input_grad = (old_edge is not None,) + ctx.needs_input_grad[1:]
+        if target._base is None:
+            target.grad_fn = ctx
+            target._out_nr = 0
+            target._requires_grad = True
+        else:
+            from ._copy_slices import rebase_history
+
+            rebase_history(target, ctx)
+    return target
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _shape_error(op, args, e) -> RuntimeError:
+    """NumPy's ValueErrors (mostly broadcasting) as torch-style RuntimeErrors naming the op and shapes."""
+    from .shape import broadcast_shapes
+
+    shapes = [list(a._data.shape) for a in args if isinstance(a, Tensor)]
+    try:
+        broadcast_shapes(*shapes)
+        msg = str(e)
+    except RuntimeError as be:
+        msg = str(be)
+    return RuntimeError(f"{_op_name(op)}: {msg} (input shapes {shapes})")
+
+
+def _promoted(args) -> D.dtype:
+    dims = []
+    zeros = []
+    wrapped = []
+    for a in args:
+        if isinstance(a, Tensor):
+            (dims if a._data.ndim else zeros).append(a._dtype)
+        elif a is not None:
+            wrapped.append(D.scalar_dtype(a))
+    return D.result_type_from(tuple(dims), tuple(zeros), tuple(wrapped))
+
+
+def _cast(t: Tensor, dt) -> Tensor:
+    from .convert import to_dtype
+
+    return to_dtype(t, dt)
+
+
+def _move_cpu_scalars(be, fargs, args):
+    return tuple(
+        be.asarray(f) if isinstance(a, Tensor) and a._device.type == "cpu" else f for f, a in zip(fargs, args)
+    )
+
+
+def _arrays_in(obj):
+    if isinstance(obj, Tensor):
+        return obj._data
+    if isinstance(obj, dict):
+        return {k: _arrays_in(v) for k, v in obj.items()}
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(_arrays_in(v) for v in obj)
+    return obj
+
+
+def _default_device():
+    from .._device import CPU
+
+    return _DEFAULT_DEVICE[0] or CPU
+
+
+_DEFAULT_DEVICE = [None]
