@@ -27,17 +27,19 @@ class device:
                     f"explicitly: {name}"
                 )
             name, _, idx = name.partition(":")
-            if not idx.isdigit():
+            if not idx.isdigit() or (len(idx) > 1 and idx[0] == "0"):
                 raise RuntimeError(f"Invalid device string: '{type}'")
             index = int(idx)
+        elif index is not None and (not isinstance(index, int) or isinstance(index, bool)):
+            raise TypeError(
+                f"device(): argument 'index' (position 2) must be int, not {index.__class__.__name__}"
+            )
         if name not in _VALID:
             raise RuntimeError(
                 f"Expected one of {', '.join(_VALID)} device type at start of device string: {type}"
             )
         if index is not None and index < 0:
             raise RuntimeError(f"Device index must not be negative, got {index}")
-        if name == "cpu" and index not in (None, 0):
-            raise RuntimeError(f"CPU device index must be -1 or zero, got {index}")
         key = (name, index)
         cached = _CACHE.get(key)
         if cached is not None:
@@ -77,9 +79,10 @@ CPU = device("cpu")
 
 
 def to_device(d) -> device:
-    """Normalise a device-like (device, "cuda:0", 0, None) to a device; None means CPU."""
+    """Normalise a device-like (device, "cuda:0", 0, None) to where a tensor lives; None means CPU.
+    CPU tensors always report plain ``cpu`` (torch drops the index: ``zeros(2, device="cpu:0").device``)."""
     if d is None:
         return CPU
-    if type(d) is device:
-        return d
-    return device(d)
+    if type(d) is not device:
+        d = device(d)
+    return CPU if d.type == "cpu" else d

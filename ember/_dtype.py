@@ -261,7 +261,7 @@ class finfo:
         self.min = float(info.min)
         self.tiny = float(info.tiny)
         self.smallest_normal = self.tiny
-        self.resolution = float(info.resolution)
+        self.resolution = float(10.0 ** -int(info.precision))
 
     def __repr__(self) -> str:
         return (
@@ -275,7 +275,7 @@ class iinfo:
 
     def __init__(self, type: dtype):
         d = to_dtype(type)
-        if d.is_floating_point or d.is_complex:
+        if d.is_floating_point or d.is_complex or d is bool_:
             raise TypeError(f"iinfo: expected an integer dtype, got {d}")
         info = np.iinfo(np.uint8) if d is bool_ else np.iinfo(d.np)
         self.dtype = d.name

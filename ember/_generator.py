@@ -33,7 +33,7 @@ class Generator:
     def manual_seed(self, seed) -> Generator:
         seed = int(seed)
         if not -(2**63) <= seed < 2**64:
-            raise RuntimeError(f"Overflow when unpacking long long: seed {seed} is out of range")
+            raise ValueError("Overflow when unpacking long long")
         self._seed = seed % 2**64
         self._engine = self._make(self._seed)
         return self
@@ -59,11 +59,19 @@ class Generator:
         return from_numpy(np.frombuffer(blob, dtype=np.uint8).copy())
 
     def set_state(self, new_state) -> Generator:
-        blob = bytes(np.asarray(new_state, dtype=np.uint8).tobytes())
+        from ._dtype import uint8
+        from ._tensor import Tensor
+
+        if not isinstance(new_state, Tensor) or new_state.dtype is not uint8:
+            raise TypeError("RNG state must be a ember.ByteTensor")
+        blob = bytes(new_state.detach().cpu().numpy().tobytes())
         try:
             obj = json.loads(blob.decode())
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise RuntimeError("set_state: the state is not an ember generator state") from None
+            obj["seed"], obj["state"]  # noqa: B018
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+            raise RuntimeError(
+                f"Expected an ember generator state, but found an RNG state of {len(blob)} bytes that is not one"
+            ) from None
         self._seed = int(obj["seed"])
         if self.device.type == "cpu":
             self._engine = np.random.Generator(np.random.PCG64())

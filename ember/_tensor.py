@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _dtype as D
 from ._device import CPU, to_device
-from ._size import Size
+from ._size import Size, _fast_size
 from .autograd.grad_mode import STATE
 from .backend import get_backend
 
@@ -53,11 +53,11 @@ class Tensor:
     # ------------------------------------------------------------------ metadata
     @property
     def shape(self) -> Size:
-        return Size(self._data.shape)
+        return _fast_size(self._data.shape)
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return Size(self._data.shape)
+            return _fast_size(self._data.shape)
         return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
 
     def dim(self) -> int:
@@ -110,8 +110,16 @@ class Tensor:
         return self._dtype.is_complex
 
     def stride(self, dim: int | None = None):
-        isz = self._data.itemsize
-        st = tuple(s // isz for s in self._data.strides)
+        a = self._data
+        if a.size == 0:  # NumPy zeroes the strides of empty arrays; torch keeps row-major ones
+            st, cur = [], 1
+            for n in reversed(a.shape):
+                st.append(cur)
+                cur *= max(n, 1)
+            st = tuple(reversed(st))
+        else:
+            isz = a.itemsize
+            st = tuple(s // isz for s in a.strides)
         if dim is None:
             return st
         return st[_wrap_dim(dim, self._data.ndim, "stride")]
@@ -298,9 +306,11 @@ class Tensor:
         return _to_host(self)
 
     def __array__(self, dtype=None, copy=None):
-        a = _to_host(self)
+        a = self.numpy()  # like torch: refuses tensors that require grad
         if dtype is not None:
-            a = a.astype(dtype, copy=False)
+            a = a.astype(dtype, copy=bool(copy))
+        elif copy:
+            a = a.copy()
         return a
 
     def __dlpack__(self, *args, **kwargs):
@@ -318,14 +328,19 @@ class Tensor:
             )
         return bool(self.item())
 
+    def _scalar(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return _to_host(self).reshape(()).item()
+
     def __float__(self) -> float:
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self) -> int:
-        return int(self.item())
+        return int(self._scalar())
 
     def __complex__(self) -> complex:
-        return complex(self.item())
+        return complex(self._scalar())
 
     def __index__(self) -> int:
         if self._dtype.is_floating_point or self._dtype.is_complex or self._data.size != 1:
@@ -346,7 +361,7 @@ class Tensor:
         return id(self)
 
     def __reversed__(self):
-        return self.flip(0)
+        return self if self._data.ndim == 0 else self.flip(0)
 
     def __contains__(self, element) -> bool:
         if isinstance(element, (Tensor, int, float, bool)):
@@ -369,8 +384,13 @@ class Tensor:
         return object.__format__(self, spec)
 
     def __reduce_ex__(self, protocol):
-        # Pickling (used by multiprocessing DataLoader workers): data as a NumPy array, no graph.
-        return (_rebuild, (_to_host(self), self._dtype.name, str(self._device), self._requires_grad))
+        # Pickling (DataLoader workers, checkpoints): plain data only (raw bytes, shape, dtype name), no graph.
+        a = np.asarray(_to_host(self), order="C")
+        args = (a.tobytes(), tuple(a.shape), self._dtype.name, str(self._device), self._requires_grad)
+        state = {k: v for k, v in self.__dict__.items() if k not in _UNPICKLED}
+        if type(self) is Tensor and not state:
+            return (_rebuild, args)
+        return (_rebuild_typed, (type(self), args, state))
 
     def __deepcopy__(self, memo):
         if self.grad_fn is not None:
@@ -418,11 +438,32 @@ class _StorageView:
         return self.nbytes()
 
 
-def _rebuild(arr, dtype_name, device, requires_grad):
+_UNPICKLED = ("_accum", "_hooks", "_retains_grad")
+
+
+def _rebuild(data, *args):
+    """Unpickle a tensor from (bytes, shape, dtype name, device, requires_grad)."""
+    if isinstance(data, np.ndarray):  # older pickles: (array, dtype name, device, requires_grad)
+        arr, (dtype_name, device, requires_grad) = data, args
+    else:
+        shape, dtype_name, device, requires_grad = args
+        arr = np.frombuffer(bytearray(data), dtype=D._BY_NAME[dtype_name].np).reshape(shape)
     t = _wrap(arr, D._BY_NAME[dtype_name], CPU)
     if device != "cpu":
         t = t.to(device)
     t._requires_grad = requires_grad
+    return t
+
+
+def _rebuild_typed(cls, args, state):
+    """Unpickle a tensor subclass (e.g. a Parameter) or a tensor with Python attributes."""
+    t = _rebuild(*args)
+    if cls is not Tensor:
+        new = _new(cls)
+        for name in Tensor.__slots__[:-2]:
+            setattr(new, name, getattr(t, name))
+        t = new
+    t.__dict__.update(state)
     return t
 
 

@@ -87,7 +87,15 @@ Tensor.__hash__ = lambda self: id(self)
 Tensor.__neg__ = O.neg
 Tensor.__pos__ = lambda self: self
 Tensor.__abs__ = O.abs
-Tensor.__invert__ = O.bitwise_not
+
+
+def _invert(self):
+    if self._dtype.is_floating_point or self._dtype.is_complex:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type tensors")
+    return O.bitwise_not(self)
+
+
+Tensor.__invert__ = _invert
 Tensor.__getitem__ = O.getitem
 Tensor.__setitem__ = O.setitem
 
@@ -189,6 +197,10 @@ for _name, _cls in {
     "cosh_": E.Cosh,
     "tanh_": E.Tanh,
     "asinh_": E.Asinh,
+    "arcsinh_": E.Asinh,
+    "arccosh_": E.Acosh,
+    "arctanh_": E.Atanh,
+    "sinc_": E.Sinc,
     "acosh_": E.Acosh,
     "atanh_": E.Atanh,
     "sigmoid_": E.Sigmoid,
@@ -232,6 +244,13 @@ for _name, _cls in {
     "le_": C.Le,
     "gt_": C.Gt,
     "ge_": C.Ge,
+    "less_": C.Lt,
+    "less_equal_": C.Le,
+    "greater_": C.Gt,
+    "greater_equal_": C.Ge,
+    "not_equal_": C.Ne,
+    "bitwise_left_shift_": C.BitwiseLeftShift,
+    "bitwise_right_shift_": C.BitwiseRightShift,
     "logical_and_": C.LogicalAnd,
     "logical_or_": C.LogicalOr,
     "logical_xor_": C.LogicalXor,
@@ -304,6 +323,21 @@ def baddbmm_(self, batch1, batch2, *, beta=1, alpha=1):
     return I.copy_(self, O.baddbmm(self, batch1, batch2, beta=beta, alpha=alpha))
 
 
+def float_power_(self, exponent):
+    """In-place float_power: the result is float64 (complex128), so `self` must already be."""
+    want = (
+        D.complex128
+        if self.is_complex() or (isinstance(exponent, Tensor) and exponent.is_complex())
+        else D.float64
+    )
+    if self._dtype is not want:
+        raise RuntimeError(
+            f"the base given to float_power_ has dtype {D.SCALAR_NAME[self._dtype]} but the operation's result "
+            f"requires dtype {D.SCALAR_NAME[want]}"
+        )
+    return I.copy_(self, O.float_power(self, exponent))
+
+
 def clamp_min_(self, min):
     return clamp_(self, min=min)
 
@@ -351,6 +385,7 @@ for _fn in (
     baddbmm_,
     clamp_min_,
     clamp_max_,
+    float_power_,
     logit_,
     fill_diagonal_,
 ):
@@ -456,10 +491,16 @@ def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=F
 for _fn in (new_tensor, new_zeros, new_ones, new_empty, new_full):
     _set(_fn.__name__, _fn)
 
+
+def _mT(self):
+    """Batched matrix transpose; the identity (an alias) on 0-d tensors, as in torch."""
+    return S.T(self) if self._data.ndim == 0 else S.mT(self)
+
+
 Tensor.T = property(S.T)
-Tensor.mT = property(S.mT)
+Tensor.mT = property(_mT)
 Tensor.H = property(lambda self: S.T(self).conj() if self.is_complex() else S.T(self))
-Tensor.mH = property(lambda self: S.mT(self))
+Tensor.mH = property(_mT)
 
 
 Tensor.conj = lambda self: self
@@ -488,7 +529,7 @@ def _late_bind():
     for name in (
         "sort argsort msort topk kthvalue unique unique_consecutive bincount searchsorted histc "
         "cumsum cumprod cummax cummin median nanmedian mode logcumsumexp norm renorm cross trace det "
-        "inverse kron"
+        "inverse kron relu relu_"
     ).split():
         fn = getattr(O, name, None)
         if fn is not None:

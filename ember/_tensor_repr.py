@@ -111,42 +111,65 @@ class _Formatter:
 
 
 def _summarized(a: np.ndarray) -> np.ndarray:
+    """The values the formatter sees when printing is summarised (torch's get_summarized_data)."""
     e = OPTS.edgeitems
     if a.ndim == 0:
         return a
-    if a.shape[0] > 2 * e:
-        a = np.concatenate([a[:e], a[-e:]])
     if a.ndim == 1:
-        return a
-    return np.stack([_summarized(x) for x in a])
+        return np.concatenate([a[:e], a[-e:]]) if a.shape[0] > 2 * e else a
+    if not e:
+        return a[(slice(0, 0),) * a.ndim]
+    rows = (
+        list(range(e)) + list(range(a.shape[0] - e, a.shape[0])) if a.shape[0] > 2 * e else range(a.shape[0])
+    )
+    return np.stack([_summarized(a[i]) for i in rows])
 
 
-def _vector_str(a, indent, summarize, fmt) -> str:
+def _val_str(v, fmt, fmt2) -> str:
+    if fmt2 is None:
+        return fmt.format(v)
+    real = fmt.format(v.real)
+    imag = (fmt2.format(v.imag) + "j").lstrip()
+    return real + imag if imag[0] in "+-" else real + "+" + imag
+
+
+def _vector_str(a, indent, summarize, fmt, fmt2=None) -> str:
     elem_len = fmt.max_width + 2
+    if fmt2 is not None:
+        elem_len += fmt2.max_width + 1
     per_line = max(1, math.floor((OPTS.linewidth - indent) / elem_len))
     e = OPTS.edgeitems
-    if summarize and a.shape[0] > 2 * e:
-        data = [fmt.format(v) for v in a[:e].tolist()] + [" ..."] + [fmt.format(v) for v in a[-e:].tolist()]
+    if summarize and not e:
+        data = ["..."]
+    elif summarize and a.shape[0] > 2 * e:
+        data = (
+            [_val_str(v, fmt, fmt2) for v in a[:e].tolist()]
+            + [" ..."]
+            + [_val_str(v, fmt, fmt2) for v in a[-e:].tolist()]
+        )
     else:
-        data = [fmt.format(v) for v in a.tolist()]
+        data = [_val_str(v, fmt, fmt2) for v in a.tolist()]
     lines = [", ".join(data[i : i + per_line]) for i in range(0, len(data), per_line)]
     return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
 
 
-def _tensor_str_with(a, indent, summarize, fmt) -> str:
+def _tensor_str_with(a, indent, summarize, fmt, fmt2=None) -> str:
     if a.ndim == 0:
-        return fmt.format(a.item())
+        return _val_str(a.item(), fmt, fmt2)
     if a.ndim == 1:
-        return _vector_str(a, indent, summarize, fmt)
+        return _vector_str(a, indent, summarize, fmt, fmt2)
     e = OPTS.edgeitems
     if summarize and a.shape[0] > 2 * e:
         slices = (
-            [_tensor_str_with(a[i], indent + 1, summarize, fmt) for i in range(e)]
+            [_tensor_str_with(a[i], indent + 1, summarize, fmt, fmt2) for i in range(e)]
             + ["..."]
-            + [_tensor_str_with(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0] - e, a.shape[0])]
+            + [
+                _tensor_str_with(a[i], indent + 1, summarize, fmt, fmt2)
+                for i in range(a.shape[0] - e, a.shape[0])
+            ]
         )
     else:
-        slices = [_tensor_str_with(a[i], indent + 1, summarize, fmt) for i in range(a.shape[0])]
+        slices = [_tensor_str_with(a[i], indent + 1, summarize, fmt, fmt2) for i in range(a.shape[0])]
     return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
 
@@ -164,8 +187,13 @@ def tensor_str(t, indent: int) -> str:
         return "[]"
     a = _host_values(t)
     summarize = a.size > OPTS.threshold
+    shown = _summarized(a) if summarize else a
+    if t.dtype.is_complex:
+        fmt = _Formatter(shown.real, True)
+        fmt2 = _Formatter(shown.imag, True)
+        return _tensor_str_with(a.astype(np.complex128), indent, summarize, fmt, fmt2)
     floating = t.dtype.is_floating_point
-    fmt = _Formatter(_summarized(a) if summarize else a, floating)
+    fmt = _Formatter(shown, floating)
     if floating:
         a = a.astype(np.float64) if a.dtype != np.float64 else a
     return _tensor_str_with(a, indent, summarize, fmt)
@@ -195,7 +223,8 @@ def tensor_repr(t) -> str:
         suffixes = []
         if t.device.type != "cpu":
             suffixes.append(f"device='{t.device}'")
-        default_dt = t.dtype in (D.get_default_dtype(), D.int64, D.bool_)
+        default_complex = D.complex128 if D.get_default_dtype() is D.float64 else D.complex64
+        default_dt = t.dtype in (D.get_default_dtype(), default_complex, D.int64, D.bool_)
         if t.numel() == 0:
             if t.dim() != 1:
                 suffixes.append(f"size={tuple(t.shape)}")
@@ -203,6 +232,8 @@ def tensor_repr(t) -> str:
                 suffixes.append(f"dtype={t.dtype}")
             body = "[]"
         else:
+            if not OPTS.edgeitems:
+                suffixes.append(f"size={tuple(t.shape)}")
             if not default_dt:
                 suffixes.append(f"dtype={t.dtype}")
             body = tensor_str(t, indent)

@@ -8,16 +8,21 @@ from ._generator import default_generator, get_rng_state, initial_seed, manual_s
 
 
 @contextlib.contextmanager
-def fork_rng(devices=None, enabled: bool = True, device_type: str = "cpu"):
-    """Restore the CPU generator's state on exit."""
+def fork_rng(
+    devices=None, enabled: bool = True, _caller="fork_rng", _devices_kw="devices", device_type="cuda"
+):
+    """Restore the state of the CPU generator (and of every device generator in use) on exit."""
     if not enabled:
         yield
         return
-    state = get_rng_state()
+    from ._generator import _DEFAULTS
+
+    saved = [(g, g.get_state()) for g in list(_DEFAULTS.values())]
     try:
         yield
     finally:
-        set_rng_state(state)
+        for g, state in saved:
+            g.set_state(state)
 
 
 __all__ = [

@@ -34,27 +34,25 @@ def _numerical_jacobian(fn, inputs, idx, eps):
     with no_grad():
         outs0 = _outputs(fn, inputs)
         jac = [np.zeros((o.numel(), x.numel())) for o in outs0]
-        flat = x._data.reshape(-1) if x._data.flags.c_contiguous else None
-        if flat is None:
-            raise GradcheckError("gradcheck: inputs must be contiguous")
-        for j in range(x.numel()):
-            orig = flat[j].item()
-            flat[j] = orig + eps
+        arr = x._data  # perturbed in place through its own strides (works for non-contiguous inputs)
+        for j, pos in enumerate(np.ndindex(*arr.shape)):
+            orig = arr[pos].item()
+            arr[pos] = orig + eps
             plus = [
-                np.asarray(o.detach().cpu()._data, dtype=np.float64).reshape(-1) for o in _outputs(fn, inputs)
+                np.array(o.detach().cpu()._data, dtype=np.float64).reshape(-1) for o in _outputs(fn, inputs)
             ]
-            flat[j] = orig - eps
+            arr[pos] = orig - eps
             minus = [
-                np.asarray(o.detach().cpu()._data, dtype=np.float64).reshape(-1) for o in _outputs(fn, inputs)
+                np.array(o.detach().cpu()._data, dtype=np.float64).reshape(-1) for o in _outputs(fn, inputs)
             ]
-            flat[j] = orig
+            arr[pos] = orig
             for k in range(len(jac)):
                 jac[k][:, j] = (plus[k] - minus[k]) / (2 * eps)
     return jac
 
 
 def _analytical_jacobian(fn, inputs, idx):
-    from ..ops.factory import zeros_like
+    from ..ops.factory import tensor
     from .engine import grad
 
     outs = _outputs(fn, inputs)
@@ -64,8 +62,9 @@ def _analytical_jacobian(fn, inputs, idx):
         if not o.requires_grad:
             continue
         for i in range(o.numel()):
-            cot = zeros_like(o)
-            cot._data.reshape(-1)[i] = 1
+            unit = np.zeros(o.numel())
+            unit[i] = 1
+            cot = tensor(unit.reshape(tuple(o.shape)), dtype=o.dtype, device=o.device)
             (g,) = grad(o, x, cot, retain_graph=True, allow_unused=True)
             if g is not None:
                 jac[k][i, :] = np.asarray(g.detach().cpu()._data, dtype=np.float64).reshape(-1)

@@ -191,26 +191,20 @@ def _execute(roots, grads, retain_graph, create_graph, targets, inputs, capture)
         while ready:
             n = ready.pop()
             gs = buffers.pop(n, None) or [None] * n.num_outputs
-            _run_tensor_hooks(n, gs)
-            if target_slots:
-                for nr in range(len(gs)):
-                    slots = target_slots.get((n, nr))
-                    if slots and gs[nr] is not None:
-                        for i in slots:
-                            captured[i] = gs[nr] if captured[i] is None else captured[i] + gs[nr]
             if type(n) is AccumulateGrad:
+                _capture(target_slots, captured, n, gs)
                 if not (capture and n in target_nodes):
                     _accumulate(n, gs[0], create_graph, given)
                 continue
-            if (
-                capture
-                and target_nodes is not None
-                and n in target_nodes
-                and not any(nx in needed for nx, _ in n.next_functions if nx is not None)
-            ):
-                continue
-            if target_nodes is not None and not capture and n in target_nodes and inputs is not None:
-                _accumulate_nonleaf(n, gs, inputs, create_graph)
+            if n._tensor_pre_hooks or "_retained_outputs" in n.__dict__:
+                _run_tensor_hooks(n, gs)
+            if target_slots:
+                _capture(target_slots, captured, n, gs)
+                if target_nodes is not None and n in target_nodes:
+                    if not capture and inputs is not None:
+                        _accumulate_nonleaf(n, gs, inputs, create_graph)
+                    if capture and not any(nx in needed for nx, _ in n.next_functions if nx is not None):
+                        continue
             in_grads = _call_node(n, gs)
             if not retain_graph:
                 n._release()
@@ -220,12 +214,15 @@ def _execute(roots, grads, retain_graph, create_graph, targets, inputs, capture)
                     continue
                 g = in_grads[i] if i < len(in_grads) else None
                 if g is not None:
-                    if meta is not None and meta[i] is not None:
-                        g = _reduce_grad(g, meta[i], n, i)
+                    if meta is not None:
+                        m = meta[i]
+                        if m is not None and (g._data.shape != m[0] or g._dtype is not m[1]):
+                            g = _reduce_grad(g, m, n, i)
                     buf = buffers.get(nx)
                     if buf is None:
-                        buf = buffers[nx] = [None] * nx.num_outputs
-                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                        buffers[nx] = buf = [None] * nx.num_outputs
+                    prev = buf[nr]
+                    buf[nr] = g if prev is None else prev + g
                 left = deps[nx] - 1
                 deps[nx] = left
                 if left == 0:
@@ -235,8 +232,17 @@ def _execute(roots, grads, retain_graph, create_graph, targets, inputs, capture)
     return captured
 
 
+def _capture(target_slots, captured, n, gs) -> None:
+    """Record the incoming gradients of nodes that autograd.grad was asked about."""
+    for nr in range(len(gs)):
+        slots = target_slots.get((n, nr))
+        if slots and gs[nr] is not None:
+            for i in slots:
+                captured[i] = gs[nr] if captured[i] is None else captured[i] + gs[nr]
+
+
 def _call_node(n, gs):
-    pre = getattr(n, "_pre_hooks", None)
+    pre = n._pre_hooks
     if pre:
         for h in tuple(pre.values()):
             r = h(tuple(gs))
@@ -253,7 +259,7 @@ def _call_node(n, gs):
                 f"function {n.name()} returned an incorrect number of gradients (expected "
                 f"{len(n.next_functions)}, got {len(res)})"
             )
-    post = getattr(n, "_post_hooks", None)
+    post = n._post_hooks
     if post:
         for h in tuple(post.values()):
             r = h(res, tuple(gs))
@@ -263,7 +269,7 @@ def _call_node(n, gs):
 
 
 def _run_tensor_hooks(n, gs) -> None:
-    th = getattr(n, "_tensor_pre_hooks", None) if type(n) is not AccumulateGrad else None
+    th = n._tensor_pre_hooks
     if th:
         for nr, hooks in th.items():
             if gs[nr] is None:
@@ -272,7 +278,7 @@ def _run_tensor_hooks(n, gs) -> None:
                 r = h(gs[nr])
                 if r is not None:
                     gs[nr] = r
-    retained = n.__dict__.get("_retained_outputs") if type(n) is not AccumulateGrad else None
+    retained = n.__dict__.get("_retained_outputs")
     if retained:
         for nr, ref in retained.items():
             t = ref()

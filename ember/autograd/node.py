@@ -41,21 +41,14 @@ class Node:
     _meta: per input, (shape, dtype) used by the engine to reduce broadcast grads and cast them back.
     """
 
-    __slots__ = (
-        "next_functions",
-        "needs_input_grad",
-        "_saved",
-        "_meta",
-        "_seq",
-        "_freed",
-        "_pre_hooks",
-        "_post_hooks",
-        "_tensor_pre_hooks",
-        "_retained",
-        "__dict__",
-        "__weakref__",
-    )
+    __slots__ = ("next_functions", "needs_input_grad", "_meta", "_seq", "__dict__", "__weakref__")
 
+    # Rarely-set fields: class defaults, instance values live in __dict__ when set.
+    _saved = ()
+    _freed = False
+    _pre_hooks = None
+    _post_hooks = None
+    _tensor_pre_hooks = None
     num_outputs = 1
 
     # -- API shared with torch's grad_fn objects
@@ -77,7 +70,7 @@ class Node:
 
     def register_hook(self, fn) -> RemovableHandle:
         """fn(grad_inputs, grad_outputs) -> new grad_inputs or None; runs after this node's backward."""
-        if getattr(self, "_post_hooks", None) is None:
+        if self._post_hooks is None:
             self._post_hooks = {}
         h = RemovableHandle(self._post_hooks)
         self._post_hooks[h.id] = fn
@@ -85,14 +78,14 @@ class Node:
 
     def register_prehook(self, fn) -> RemovableHandle:
         """fn(grad_outputs) -> new grad_outputs or None; runs before this node's backward."""
-        if getattr(self, "_pre_hooks", None) is None:
+        if self._pre_hooks is None:
             self._pre_hooks = {}
         h = RemovableHandle(self._pre_hooks)
         self._pre_hooks[h.id] = fn
         return h
 
     def _register_tensor_hook(self, output_nr: int, fn) -> RemovableHandle:
-        if getattr(self, "_tensor_pre_hooks", None) is None:
+        if self._tensor_pre_hooks is None:
             self._tensor_pre_hooks = {}
         per_output = self._tensor_pre_hooks.setdefault(output_nr, {})
         h = RemovableHandle(per_output)
@@ -109,7 +102,7 @@ class Node:
 
     @property
     def saved_tensors(self) -> tuple:
-        if getattr(self, "_freed", False):
+        if self._freed:
             raise RuntimeError(_FREED_MSG)
         return tuple(_unpack(self, s) for s in self._saved)
 

@@ -81,6 +81,12 @@ class CPUBackend:
         np.add.at(target, index, values)
 
     @staticmethod
+    def is_alias(out, a) -> bool:
+        """Whether `out` is a view of `a`'s memory (NumPy collapses view chains onto the owner)."""
+        ob = out.base
+        return ob is not None and (ob is a or ob is a.base)
+
+    @staticmethod
     def is_contiguous(a) -> bool:
         return a.flags.c_contiguous
 

@@ -9,34 +9,21 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from .. import _dtype as D
 from .._device import to_device
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import STATE
-from ..autograd.node import _SEQ, SavedInput, SavedOutput, edge_of
+from ..autograd.node import SavedInput, SavedOutput, accumulate_node, edge_of
 from ..backend import get_backend
-from .op import BOOL, FLOAT, NONE
+from .op import BOOL, FLOAT
 
 _new = object.__new__
 _EMPTY: dict = {}
 _NO_EDGE = (None, 0)
 _HALF = (D.float16, D.bfloat16)
 _FROM_NP = D._FROM_NP
-
-
-class _Never:
-    """needs_input_grad when no graph is recorded: every entry is False."""
-
-    __slots__ = ()
-
-    def __getitem__(self, i):
-        return False
-
-    def __iter__(self):
-        return iter(())
-
-
-_NEVER = _Never()
 
 
 class _Modes(threading.local):
@@ -49,25 +36,32 @@ class _Modes(threading.local):
 MODES = _Modes()
 
 
+_ACTIVE_MODES = [0]  # modes pushed in any thread: the fast path skips the thread-local read when 0
+
+
 def push_mode(mode) -> None:
     """Install a dispatch mode: ``mode(op, args, kwargs, inplace)`` sees every op until popped.
     Inside it, calling ``dispatch`` runs the modes below it (or the op itself)."""
     MODES.stack.append(mode)
+    _ACTIVE_MODES[0] += 1
 
 
 def pop_mode():
-    return MODES.stack.pop()
+    mode = MODES.stack.pop()
+    _ACTIVE_MODES[0] -= 1
+    return mode
 
 
 def dispatch(op, args: tuple, kwargs: dict = _EMPTY, inplace: bool = False):
-    """Run `op` on `args` (Tensors / Python scalars) with static `kwargs`; in-place on args[0] if asked."""
-    stack = MODES.stack
-    if stack:
-        mode = stack.pop()
-        try:
-            return mode(op, args, kwargs, inplace)
-        finally:
-            stack.append(mode)
+    """Run `op` on `args` (Tensors / Python scalars) with static `kwargs`; in place on args[0] if asked."""
+    if _ACTIVE_MODES[0]:
+        stack = MODES.stack
+        if stack:
+            mode = stack.pop()
+            try:
+                return mode(op, args, kwargs, inplace)
+            finally:
+                stack.append(mode)
     return _run(op, args, kwargs, inplace)
 
 
@@ -84,104 +78,115 @@ def _device_error(op, devs) -> RuntimeError:
 
 
 def _run(op, args, kwargs, inplace):
-    grad_on = STATE.enabled
+    # -- one pass over the inputs: device, requires_grad, dtypes, arrays
     dev = None
     rg = False
-    promote = op.promote
-    ntensor = 0
     first_dt = None
-    same_dt = True
-    has_scalar = False
-    weak_dev = False  # dev so far comes only from 0-d CPU tensors, which may join any device (as in torch)
+    mixed = False  # tensor dtypes differ
+    scalar_kind = -1  # highest category of Python scalars taking part: 0 bool, 1 int, 2 float, 3 other
+    weak_dev = False  # dev comes only from 0-d CPU tensors, which may join any device (as in torch)
+    fargs = []
     for a in args:
         if isinstance(a, Tensor):
-            ntensor += 1
             d = a._device
-            if dev is None:
-                dev = d
-                weak_dev = d.type == "cpu" and a._data.ndim == 0
-            elif d is not dev and d != dev:
-                if weak_dev:
+            if d is not dev:
+                if dev is None:
                     dev = d
                     weak_dev = d.type == "cpu" and a._data.ndim == 0
-                elif not (a._data.ndim == 0 and d.type == "cpu") and not op.cross_device:
-                    raise _device_error(op, (dev, d))
+                elif d != dev:
+                    if weak_dev:
+                        dev = d
+                        weak_dev = d.type == "cpu" and a._data.ndim == 0
+                    elif not (a._data.ndim == 0 and d.type == "cpu") and not op.cross_device:
+                        raise _device_error(op, (dev, d))
             elif weak_dev and a._data.ndim:
                 weak_dev = False
             if a._requires_grad:
                 rg = True
+            dt = a._dtype
             if first_dt is None:
-                first_dt = a._dtype
-            elif a._dtype is not first_dt:
-                same_dt = False
-        elif a is not None:
-            has_scalar = True
+                first_dt = dt
+            elif dt is not first_dt:
+                mixed = True
+            fargs.append(a._data)
+        else:
+            if a is not None:
+                ta = type(a)
+                k = 2 if ta is float else 1 if ta is int else 0 if ta is bool else 3
+                if k > scalar_kind:
+                    scalar_kind = k
+            fargs.append(a)
     if dev is None:
         dev = to_device(kwargs.get("device")) if "device" in kwargs else _default_device()
+    grad_on = STATE.enabled
     rg = rg and grad_on and op.differentiable
-
     target = args[0] if inplace else None
-    # -- type promotion
-    common = None
-    if promote != NONE:
-        if same_dt and not has_scalar and first_dt is not None:
-            common = first_dt
+
+    # -- type promotion (torch's rules; casts of tensors are differentiable ops)
+    promote = op.promote
+    common = result_dt = None
+    if promote:
+        if mixed or first_dt is None or scalar_kind == 3:
+            common = _promoted(args)
+        elif first_dt._cat >= scalar_kind:
+            common = first_dt  # scalars of a lower (or equal integral) category never widen a tensor
         else:
             common = _promoted(args)
         if promote == FLOAT and not (common.is_floating_point or common.is_complex):
             common = D._DEFAULT[0]
-        if not same_dt or (first_dt is not None and first_dt is not common):
+        if mixed or first_dt is not common:
             args = tuple(
                 _cast(a, common) if isinstance(a, Tensor) and a._dtype is not common else a for a in args
             )
+            fargs = [a._data if isinstance(a, Tensor) else a for a in args]
         result_dt = D.bool_ if promote == BOOL else common
-    else:
-        result_dt = None
-
+        if scalar_kind == 1 and common._cat == 1 and common is not D.int64:
+            # torch casts Python ints to the tensor's integer dtype, wrapping out-of-range values
+            fargs = [_wrap_int(f, common) if type(f) is int else f for f in fargs]
+        if op.upcast_half and common in _HALF and promote != BOOL:
+            f32 = D.float32.np
+            fargs = [f.astype(f32) if isinstance(a, Tensor) else f for f, a in zip(fargs, args)]
     if inplace:
         _check_inplace(op, target, grad_on, result_dt)
 
     # -- forward on arrays
     be = get_backend(dev)
-    ctx = _new(op.node_cls)
-    ctx.be = be
-    ctx.xp = be.xp
-    ctx._saved = ()
-    ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args) if rg else _NEVER
-    upcast = op.upcast_half and common in _HALF and result_dt is not D.bool_
-    if ntensor == 0:
-        fargs = args
-    elif upcast:
-        f32 = D.float32.np
-        fargs = tuple(a._data.astype(f32) if isinstance(a, Tensor) else a for a in args)
+    if rg:
+        ctx = _new(op.node_cls)
+        ctx.be = be
+        ctx.xp = be.xp
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
     else:
-        fargs = tuple(a._data if isinstance(a, Tensor) else a for a in args)
-    if dev.type != "cpu" and ntensor > 1:
+        ctx = be.nograd_ctx
+    if dev.type != "cpu":
         fargs = _move_cpu_scalars(be, fargs, args)
-    if op.tensor_attrs and kwargs:
+    if kwargs and op.tensor_attrs:
         kwargs = _arrays_in(kwargs)
-
-    inplace_fwd = inplace and getattr(op, "forward_inplace", None)
     try:
-        if inplace_fwd:
-            out = inplace_fwd(ctx, target._data, *fargs[1:], **kwargs)
+        if inplace and op.forward_inplace is not None:
+            out = op.forward_inplace(ctx, target._data, *fargs[1:], **kwargs)
+            done_in_place = True
         else:
             out = op.forward(ctx, *fargs, **kwargs)
+            done_in_place = False
     except ValueError as e:
         raise _shape_error(op, args, e) from None
 
     # -- outputs
-    if op.num_outputs == 1 and type(out) is not tuple:
-        if type(out) is not be.ndarray:
+    ndarray = be.ndarray
+    if type(out) is not tuple:
+        if type(out) is not ndarray:
             out = be.asarray(out)
+        odt = out.dtype
         if result_dt is None:
-            result_dt = _FROM_NP.get(out.dtype) or D.from_numpy_dtype(out.dtype)
-        elif out.dtype != result_dt.np:
+            result_dt = _FROM_NP.get(odt) or D.from_numpy_dtype(odt)
+        elif odt is not result_dt.np and odt != result_dt.np:
             out = out.astype(result_dt.np)
         if inplace:
-            return _finish_inplace(op, ctx, args, target, out, rg, inplace_fwd)
+            return _finish_inplace(op, ctx, args, target, out, rg, done_in_place)
         res = _wrap(out, result_dt, dev)
-        if op.is_view and (op.is_view is True or ctx.__dict__.get("aliased")):
+        view = op.is_view
+        if view and (view is True or be.is_alias(out, args[0]._data)):
             base = args[0]
             res._base = base._base if base._base is not None else base
             res._vc = base._shared_vc()
@@ -189,7 +194,7 @@ def _run(op, args, kwargs, inplace):
             _record(ctx, args, (out,), (res,))
         return res
 
-    outs = tuple(o if type(o) is be.ndarray else be.asarray(o) for o in out)
+    outs = tuple(o if type(o) is ndarray else be.asarray(o) for o in out)
     res = tuple(_wrap(o, _FROM_NP.get(o.dtype) or D.from_numpy_dtype(o.dtype), dev) for o in outs)
     if op.is_view:
         base = args[0]
@@ -214,17 +219,19 @@ def _record(ctx, args, outs, res) -> None:
     meta = []
     for a in args:
         if isinstance(a, Tensor):
-            e = edge_of(a)
-            edges.append(e if e is not None else _NO_EDGE)
+            gf = a.grad_fn
+            if gf is not None:
+                edges.append((gf, a._out_nr))
+            elif a._requires_grad:
+                edges.append((accumulate_node(a), 0))
+            else:
+                edges.append(_NO_EDGE)
             meta.append((a._data.shape, a._dtype))
         else:
             edges.append(_NO_EDGE)
             meta.append(None)
     ctx.next_functions = tuple(edges)
-    ctx.needs_input_grad = tuple(e[0] is not None for e in edges)
     ctx._meta = meta
-    ctx._seq = next(_SEQ)
-    ctx._freed = False
     if ctx._saved:
         ctx._saved = _resolve_saved(ctx, args, outs, res)
     for i, r in enumerate(res):
@@ -238,9 +245,12 @@ def _resolve_saved(ctx, args, outs, res) -> tuple:
     """Turn the arrays forward saved into SavedInput / SavedOutput / constant entries."""
     entries = []
     for x in ctx._saved:
-        if x is None or isinstance(x, (int, float, bool)):
+        tx = type(x)
+        if x is None or tx is int or tx is float or tx is bool:
             entries.append(x)
             continue
+        if not isinstance(x, ctx.be.ndarray):
+            x = ctx.be.asarray(x)  # a NumPy scalar from a 0-d computation
         entry = None
         for a in args:
             if isinstance(a, Tensor) and a._data is x:
@@ -275,6 +285,13 @@ def _check_inplace(op, target, grad_on, result_dt) -> None:
         if b is not None and b.grad_fn is None and b._requires_grad:
             raise RuntimeError(
                 "a view of a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        if b is not None and target._requires_grad and target.__dict__.get("_multi_output_view"):
+            name = target.grad_fn.name() if target.grad_fn is not None else "a multi-output view op"
+            raise RuntimeError(
+                f"Output {target._out_nr} of {name} is a view and is being modified inplace. This view is the "
+                "output of a function that returns multiple views. Such functions do not allow the output views "
+                "to be modified inplace. You should replace the inplace operation by an out-of-place one."
             )
     if result_dt is not None and not D.can_cast(result_dt, target._dtype):
         raise RuntimeError(
@@ -338,6 +355,18 @@ def _shape_error(op, args, e) -> RuntimeError:
     except RuntimeError as be:
         msg = str(be)
     return RuntimeError(f"{_op_name(op)}: {msg} (input shapes {shapes})")
+
+
+def _wrap_int(v: int, dt):
+    info = _INT_RANGE.get(dt)
+    if info is None:
+        info = _INT_RANGE[dt] = (int(np.iinfo(dt.np).min), int(np.iinfo(dt.np).max))
+    if info[0] <= v <= info[1]:
+        return v
+    return np.array(v, dtype=np.int64).astype(dt.np)[()]
+
+
+_INT_RANGE: dict = {}
 
 
 def _promoted(args) -> D.dtype:

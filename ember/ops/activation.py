@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
 from ._dispatch import dispatch
-from .op import Op
+from .op import SAME, Op
 
 
 class Softmax(Op):
@@ -78,3 +80,285 @@ def log_softmax(input: Tensor, dim=None, dtype=None, *, _stacklevel=3) -> Tensor
     """x - logsumexp(x) along dim, computed stably."""
     x, d = _softmax_args(input, dim, dtype, "log_softmax")
     return dispatch(LogSoftmax, (x,), {"dim": d})
+
+
+# ------------------------------------------------------------------------------------- pointwise activations
+# Primitives with their own backward (used by nn.functional); compositions would work too but save more.
+
+
+class _Act(Op):
+    promote = SAME
+    upcast_half = True
+
+
+class Relu(Op):
+    promote = SAME
+
+    @staticmethod
+    def forward(ctx, a):
+        out = ctx.xp.maximum(a, 0).astype(a.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (out,) = ctx.saved_tensors
+        return (g * (out > 0).to(g.dtype),)
+
+
+class LeakyRelu(_Act):
+    @staticmethod
+    def forward(ctx, a, slope=0.01):
+        ctx.slope = slope
+        ctx.save_for_backward(a)
+        return ctx.xp.where(a > 0, a, a * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        from .elementwise import where
+
+        return (where(a > 0, g, g * ctx.slope),)
+
+
+class Elu(_Act):
+    """elu/selu/celu: scale * (x if x > 0 else alpha * (exp(x / beta) - 1) * beta)."""
+
+    @staticmethod
+    def forward(ctx, a, alpha=1.0, scale=1.0, beta=1.0):
+        xp = ctx.xp
+        ctx.args = (alpha, scale, beta)
+        ctx.save_for_backward(a)
+        return scale * xp.where(a > 0, a, alpha * beta * xp.expm1(xp.minimum(a, 0) / beta))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import clamp, exp, where
+
+        (a,) = ctx.saved_tensors
+        alpha, scale, _beta = ctx.args
+        return (where(a > 0, g * scale, g * scale * alpha * exp(clamp(a, max=0.0) / _beta)),)
+
+
+class Gelu(_Act):
+    @staticmethod
+    def forward(ctx, a, approximate="none"):
+        xp = ctx.xp
+        ctx.approximate = approximate
+        ctx.save_for_backward(a)
+        if approximate == "tanh":
+            k = math.sqrt(2.0 / math.pi)
+            return 0.5 * a * (1 + xp.tanh(k * (a + 0.044715 * a**3)))
+        return 0.5 * a * (1 + ctx.be.special.erf(a / math.sqrt(2.0)))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import erf, exp, tanh
+
+        (a,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            k = math.sqrt(2.0 / math.pi)
+            inner = k * (a + 0.044715 * a * a * a)
+            t = tanh(inner)
+            d = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * k * (1 + 3 * 0.044715 * a * a)
+            return (g * d,)
+        cdf = 0.5 * (1 + erf(a * (1 / math.sqrt(2.0))))
+        pdf = exp(a * a * -0.5) * (1 / math.sqrt(2 * math.pi))
+        return (g * (cdf + a * pdf),)
+
+
+class Silu(_Act):
+    @staticmethod
+    def forward(ctx, a):
+        s = ctx.be.special.expit(a)
+        ctx.save_for_backward(a)
+        return a * s
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import sigmoid
+
+        (a,) = ctx.saved_tensors
+        s = sigmoid(a)
+        return (g * s * (1 + a * (1 - s)),)
+
+
+class Softplus(_Act):
+    @staticmethod
+    def forward(ctx, a, beta=1.0, threshold=20.0):
+        xp = ctx.xp
+        ctx.args = (beta, threshold)
+        ctx.save_for_backward(a)
+        z = a * beta
+        return xp.where(z > threshold, a, xp.logaddexp(0, z) / beta)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import sigmoid, where
+
+        (a,) = ctx.saved_tensors
+        beta, threshold = ctx.args
+        z = a * beta
+        return (where(z > threshold, g, g * sigmoid(z)),)
+
+
+class Hardtanh(Op):
+    promote = SAME
+
+    @staticmethod
+    def forward(ctx, a, lo=-1.0, hi=1.0):
+        ctx.args = (lo, hi)
+        ctx.save_for_backward(a)
+        return ctx.xp.clip(a, lo, hi).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import where
+
+        (a,) = ctx.saved_tensors
+        lo, hi = ctx.args
+        return (where((a > lo) & (a < hi), g, 0.0),)
+
+
+class Hardswish(_Act):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return a * ctx.xp.clip(a + 3, 0, 6) / 6
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import where
+
+        (a,) = ctx.saved_tensors
+        return (where(a <= -3, 0.0, where(a < 3, g * (a / 3 + 0.5), g)),)
+
+
+class Hardsigmoid(_Act):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return ctx.xp.clip(a / 6 + 0.5, 0, 1)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import where
+
+        (a,) = ctx.saved_tensors
+        return (where((a > -3) & (a < 3), g / 6, 0.0),)
+
+
+class Logsigmoid(_Act):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return -ctx.xp.logaddexp(0, -a)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import sigmoid
+
+        (a,) = ctx.saved_tensors
+        return (g * sigmoid(-a),)
+
+
+class Mish(_Act):
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.xp
+        ctx.save_for_backward(a)
+        return a * xp.tanh(xp.logaddexp(0, a))
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import sigmoid, tanh
+
+        (a,) = ctx.saved_tensors
+        t = tanh(dispatch(Softplus, (a,)))
+        return (g * (t + a * sigmoid(a) * (1 - t * t)),)
+
+
+def _float_in(x, fn):
+    if not (x._dtype.is_floating_point or x._dtype.is_complex):
+        raise RuntimeError(f"\"{fn}\" not implemented for '{D.SCALAR_NAME[x._dtype]}'")
+    return x
+
+
+def relu(input: Tensor) -> Tensor:
+    """max(x, 0)."""
+    return dispatch(Relu, (input,))
+
+
+def relu_(input: Tensor) -> Tensor:
+    return dispatch(Relu, (input,), inplace=True)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return dispatch(LeakyRelu, (_float_in(input, "leaky_relu"),), {"slope": negative_slope})
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return dispatch(Elu, (_float_in(input, "elu"),), {"alpha": alpha})
+
+
+def celu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return dispatch(Elu, (_float_in(input, "celu"),), {"alpha": 1.0, "beta": alpha})
+
+
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def selu(input: Tensor) -> Tensor:
+    return dispatch(Elu, (_float_in(input, "selu"),), {"alpha": _SELU_ALPHA, "scale": _SELU_SCALE})
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) ('none': exact erf form; 'tanh': the tanh approximation)."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate}")
+    return dispatch(Gelu, (_float_in(input, "GeluKernelImpl"),), {"approximate": approximate})
+
+
+def silu(input: Tensor) -> Tensor:
+    """x * sigmoid(x)."""
+    return dispatch(Silu, (_float_in(input, "silu"),))
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return dispatch(Softplus, (_float_in(input, "softplus"),), {"beta": beta, "threshold": threshold})
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return dispatch(Hardtanh, (input,), {"lo": min_val, "hi": max_val})
+
+
+def relu6(input: Tensor) -> Tensor:
+    return hardtanh(input, 0.0, 6.0)
+
+
+def hardswish(input: Tensor) -> Tensor:
+    return dispatch(Hardswish, (_float_in(input, "hardswish"),))
+
+
+def hardsigmoid(input: Tensor) -> Tensor:
+    return dispatch(Hardsigmoid, (_float_in(input, "hardsigmoid"),))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return dispatch(Logsigmoid, (_float_in(input, "log_sigmoid"),))
+
+
+def mish(input: Tensor) -> Tensor:
+    return dispatch(Mish, (_float_in(input, "mish"),))
+
+
+def softsign(input: Tensor) -> Tensor:
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - input.tanh()
+
+
+__all__ = ["celu", "log_softmax", "relu", "relu_", "selu", "softmax"]  # the rest live in nn.functional

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+from .. import _dtype as D
 from .._tensor import Tensor
 from ._dispatch import dispatch
 from .op import FLOAT, SAME, Op
 
 
-def _is_int_like(x) -> bool:
-    return isinstance(x, int) or (isinstance(x, Tensor) and not x._dtype.is_floating_point)
+def _not_implemented(kernel: str, dt) -> NotImplementedError:
+    """torch's error for a kernel that has no implementation for this dtype."""
+    return NotImplementedError(f"\"{kernel}\" not implemented for '{D.SCALAR_NAME[dt]}'")
+
+
+def _result_dtype(input, other):
+    from .promote import result_type
+
+    return result_type(input, other)
+
+
+def _refuse_bool(kernel: str, input, other) -> None:
+    if _result_dtype(input, other) is D.bool_:
+        raise _not_implemented(kernel, D.bool_)
+
+
+def _refuse_integral(kernel: str, input, other) -> None:
+    dt = _result_dtype(input, other)
+    if not (dt.is_floating_point or dt.is_complex):
+        raise _not_implemented(kernel, dt)
+
+
+def _require_tensors(name: str, input, other, first_only: bool = False) -> None:
+    """torch's TypeError for functions that take no Python numbers (at all, or as the first argument)."""
+    for pos, argname, x in ((1, "input", input), (2, "other", other)):
+        if pos == 2 and first_only:
+            break
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"{name}(): argument '{argname}' (position {pos}) must be Tensor, not {type(x).__name__}"
+            )
 
 
 class Add(Op):
@@ -17,7 +47,9 @@ class Add(Op):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         ctx.alpha = alpha
-        return a + b if alpha == 1 else a + alpha * b
+        if alpha == 1:
+            return a + b
+        return a + _alpha_for(a, b, alpha) * b
 
     @staticmethod
     def backward(ctx, g):
@@ -28,7 +60,7 @@ class Add(Op):
     def forward_inplace(ctx, a, b, alpha=1):
         ctx.alpha = alpha
         xp = ctx.xp
-        xp.add(a, b if alpha == 1 else b * alpha, out=a, casting="unsafe")
+        xp.add(a, b if alpha == 1 else b * _alpha_for(a, b, alpha), out=a, casting="unsafe")
         return a
 
 
@@ -38,7 +70,7 @@ class Sub(Op):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         ctx.alpha = alpha
-        return a - b if alpha == 1 else a - alpha * b
+        return a - b if alpha == 1 else a - _alpha_for(a, b, alpha) * b
 
     @staticmethod
     def backward(ctx, g):
@@ -53,6 +85,13 @@ class Sub(Op):
         ctx.alpha = alpha
         ctx.xp.subtract(a, b if alpha == 1 else b * alpha, out=a, casting="unsafe")
         return a
+
+
+def _alpha_for(a, b, alpha):
+    """alpha as torch casts it to the computation dtype: a bool for bool results (so -1 means True)."""
+    if hasattr(a, "dtype") and hasattr(b, "dtype") and a.dtype.kind == "b":
+        return bool(alpha)
+    return alpha
 
 
 class Mul(Op):
@@ -84,7 +123,7 @@ class Div(Op):
         a, b = ctx.saved_tensors
         need = ctx.needs_input_grad
         ga = g / b if need[0] else None
-        gb = -g * a / (b * b) if need[1] else None
+        gb = -g * ((a / b) / b) if need[1] else None  # torch's div_tensor_other_backward
         return ga, gb
 
 
@@ -93,13 +132,15 @@ class DivRounded(Op):
 
     node_name = "DivBackward1"
     promote = SAME
+    upcast_half = True
 
     @staticmethod
     def forward(ctx, a, b, rounding_mode="trunc"):
         xp = ctx.xp
         integral = _kind(xp, a) in "iub" and _kind(xp, b) in "iub"
+        # floats: Python's floor division (fmod-corrected, not floor(a / b)), like torch's div_floor
         if rounding_mode == "floor":
-            return _int_floor_divide(xp, a, b) if integral else xp.floor(a / b)
+            return _int_floor_divide(xp, a, b) if integral else xp.floor_divide(a, b)
         return _int_trunc_divide(xp, a, b) if integral else xp.trunc(a / b)
 
     @staticmethod
@@ -124,8 +165,9 @@ def _int_trunc_divide(xp, a, b):
 
 
 def _check_int_zero(xp, b, name):
+    # torch raises RuntimeError("ZeroDivisionError") for integer division by zero on CPU
     if xp.__name__ == "numpy" and bool(xp.any(xp.asarray(b) == 0)):
-        raise ZeroDivisionError(f"{name}: integer division by zero")
+        raise RuntimeError("ZeroDivisionError")
 
 
 class Pow(Op):
@@ -135,11 +177,14 @@ class Pow(Op):
     @staticmethod
     def forward(ctx, a, b):
         xp = ctx.xp
-        if isinstance(a, xp.ndarray) and a.dtype.kind in "iu":
-            neg = (b < 0) if not isinstance(b, xp.ndarray) else bool(xp.any(b < 0))
-            if neg:
-                raise RuntimeError("pow(): Integers to negative integer powers are not allowed.")
-        out = a**b
+        if isinstance(a, xp.ndarray) and a.dtype.kind == "b":  # bool_tensor ** True/False: a copy, or ones
+            return a.copy() if b else xp.ones_like(a)
+        if _kind(xp, a) in "iu" and _kind(xp, b) in "iu":
+            if not isinstance(b, xp.ndarray) and b < 0:  # only a Python-number exponent is refused
+                raise RuntimeError("Integers to negative integer powers are not allowed.")
+            out = _int_pow(xp, a, b)
+        else:
+            out = a**b
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -157,40 +202,60 @@ class Pow(Op):
         return ga, gb
 
 
+def _int_pow(xp, a, b):
+    """Integer power with torch's rule for negative exponents: 1 for base 1, +-1 for base -1, else 0."""
+    neg = xp.asarray(b) < 0
+    if not xp.any(neg):
+        return xp.power(a, b)
+    dt = xp.result_type(a, b)
+    a_, b_ = xp.asarray(a).astype(dt, copy=False), xp.asarray(b).astype(dt, copy=False)
+    out = xp.power(a_, xp.where(neg, 0, b_).astype(dt, copy=False))
+    odd = (b_ % 2) != 0
+    small = xp.where(a_ == 1, 1, xp.where(a_ == -1, xp.where(odd, -1, 1), 0)).astype(dt, copy=False)
+    return xp.where(neg, small, out)
+
+
 class FloorDivide(Op):
+    """torch.floor_divide: like div(rounding_mode='floor'), but without a derivative (as in torch)."""
+
     promote = SAME
+    upcast_half = True
 
     @staticmethod
     def forward(ctx, a, b):
         xp = ctx.xp
         if _kind(xp, a) in "iub" and _kind(xp, b) in "iub":
             return _int_floor_divide(xp, a, b)
-        return xp.floor(a / b)
+        return xp.floor_divide(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        return g * 0, g * 0
+        raise NotImplementedError("derivative for aten::floor_divide is not implemented")
 
 
 class Remainder(Op):
     """Python-style modulus (sign of the divisor)."""
 
     promote = SAME
+    upcast_half = True
 
     @staticmethod
     def forward(ctx, a, b):
         xp = ctx.xp
-        if _kind(xp, a) in "iu":
-            _check_int_zero(xp, b, "remainder")
         ctx.save_for_backward(a, b)
-        return xp.remainder(a, b)
+        if _kind(xp, a) in "iu" and _kind(xp, b) in "iu":
+            _check_int_zero(xp, b, "remainder")
+            return xp.remainder(a, b)
+        # torch: m = fmod(a, b); m + b where m != 0 and sign(m) != sign(b) (a zero result keeps a's sign)
+        m = xp.fmod(a, b)
+        return xp.where((m != 0) & ((xp.asarray(b) < 0) != (m < 0)), m + b, m).astype(m.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
-        from . import elementwise as E
-
         a, b = ctx.saved_tensors
-        gb = -g * E.floor(a / b) if ctx.needs_input_grad[1] else None
+        if not isinstance(a, Tensor):
+            raise NotImplementedError("derivative for aten::remainder is not implemented")
+        gb = -g * div(a, b, rounding_mode="floor") if ctx.needs_input_grad[1] else None
         return g, gb
 
 
@@ -198,21 +263,20 @@ class Fmod(Op):
     """C-style modulus (sign of the dividend)."""
 
     promote = SAME
+    upcast_half = True
 
     @staticmethod
     def forward(ctx, a, b):
         xp = ctx.xp
-        if _kind(xp, a) in "iu":
+        if _kind(xp, a) in "iu" and _kind(xp, b) in "iu":
             _check_int_zero(xp, b, "fmod")
         ctx.save_for_backward(a, b)
         return xp.fmod(a, b)
 
     @staticmethod
     def backward(ctx, g):
-        from . import elementwise as E
-
         a, b = ctx.saved_tensors
-        gb = -g * E.trunc(a / b) if ctx.needs_input_grad[1] else None
+        gb = -g * div(a, b, rounding_mode="trunc") if ctx.needs_input_grad[1] else None
         return g, gb
 
 
@@ -226,13 +290,16 @@ class Maximum(Op):
 
     @staticmethod
     def backward(ctx, g):
-        # torch splits the gradient evenly between equal inputs.
+        # torch: ties split the gradient evenly; where a NaN is involved, both inputs get the full gradient
+        from . import elementwise as E
+
         a, b = ctx.saved_tensors
         ga = gb = None
+        half = E.where(a == b, g / 2, g)
         if ctx.needs_input_grad[0]:
-            ga = g * ((a > b).to(g.dtype) + (a == b).to(g.dtype) * 0.5)
+            ga = E.where(a < b, 0.0, half)
         if ctx.needs_input_grad[1]:
-            gb = g * ((b > a).to(g.dtype) + (a == b).to(g.dtype) * 0.5)
+            gb = E.where(a > b, 0.0, half)
         return ga, gb
 
 
@@ -246,27 +313,54 @@ class Minimum(Op):
 
     @staticmethod
     def backward(ctx, g):
+        from . import elementwise as E
+
         a, b = ctx.saved_tensors
         ga = gb = None
+        half = E.where(a == b, g / 2, g)
         if ctx.needs_input_grad[0]:
-            ga = g * ((a < b).to(g.dtype) + (a == b).to(g.dtype) * 0.5)
+            ga = E.where(a > b, 0.0, half)
         if ctx.needs_input_grad[1]:
-            gb = g * ((b < a).to(g.dtype) + (a == b).to(g.dtype) * 0.5)
+            gb = E.where(a < b, 0.0, half)
         return ga, gb
 
 
-class Fmax(Maximum):
+class Fmax(Op):
+    """Maximum ignoring NaN; the gradient goes to the chosen input (input on ties), as in torch."""
+
+    promote = SAME
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         return ctx.xp.fmax(a, b)
 
+    @staticmethod
+    def backward(ctx, g):
+        from . import elementwise as E
 
-class Fmin(Minimum):
+        a, b = ctx.saved_tensors
+        pick_a = (a >= b) | E.isnan(b)
+        return E.where(pick_a, g, 0.0), E.where(pick_a, 0.0, g)
+
+
+class Fmin(Op):
+    """Minimum ignoring NaN; the gradient goes to the chosen input (input on ties), as in torch."""
+
+    promote = SAME
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         return ctx.xp.fmin(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        from . import elementwise as E
+
+        a, b = ctx.saved_tensors
+        pick_a = (a <= b) | E.isnan(b)
+        return E.where(pick_a, g, 0.0), E.where(pick_a, 0.0, g)
 
 
 class Atan2(Op):
@@ -280,9 +374,12 @@ class Atan2(Op):
 
     @staticmethod
     def backward(ctx, g):
+        from . import elementwise as E
+
         a, b = ctx.saved_tensors
-        denom = a * a + b * b
-        return g * b / denom, -g * a / denom
+        recip = E.reciprocal(a * a + b * b)
+        recip = E.where(E.isinf(recip), 0.0, recip)  # torch: zero gradient at the origin
+        return g * b * recip, g * -a * recip
 
 
 class Hypot(Op):
@@ -306,16 +403,20 @@ class Copysign(Op):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return ctx.xp.copysign(a, b)
+        out = ctx.xp.copysign(a, b)
+        ctx.save_for_backward(a, b if ctx.needs_input_grad[1] else None, out)
+        return out
 
     @staticmethod
     def backward(ctx, g):
+        # torch: grad * (result / input), zero where input == 0; the sign source gets zeros
         from . import elementwise as E
+        from .factory import zeros_like
 
-        a, b = ctx.saved_tensors
-        ga = g * E.where(a == 0, 0.0, E.sign(a) * E.sign(E.copysign(E.ones_like(a), b)))
-        return ga, None
+        a, b, out = ctx.saved_tensors
+        ga = g * E.where(a == 0, 0.0, out / a) if ctx.needs_input_grad[0] else None
+        gb = zeros_like(b) if ctx.needs_input_grad[1] else None
+        return ga, gb
 
 
 class Logaddexp(Op):
@@ -333,20 +434,23 @@ class Logaddexp(Op):
         from . import elementwise as E
 
         a, b, out = ctx.saved_tensors
-        return g * E.exp(a - out), g * E.exp(b - out)
+        return g / (E.exp(b - a) + 1), g / (E.exp(a - b) + 1)
 
 
 # ------------------------------------------------------------------------------ public functions
 
 
 def _check_alpha(op, a, b, alpha):
-    if alpha != 1 and isinstance(alpha, float) and _is_int_like(a) and _is_int_like(b):
+    dt = _result_dtype(a, b)
+    if isinstance(alpha, float) and not (dt.is_floating_point or dt.is_complex):
         raise RuntimeError("For integral input tensors, argument alpha must not be a floating point number.")
+    if isinstance(alpha, bool) and dt is not D.bool_:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
 
 
 def add(input, other, *, alpha=1, out=None):
     """input + alpha * other, with broadcasting and torch type promotion."""
-    if alpha != 1:
+    if alpha != 1 or isinstance(alpha, bool):
         _check_alpha("add", input, other, alpha)
         r = dispatch(Add, (input, other), {"alpha": alpha})
     else:
@@ -357,7 +461,10 @@ def add(input, other, *, alpha=1, out=None):
 def sub(input, other, *, alpha=1, out=None):
     """input - alpha * other."""
     _check_bool_sub(input, other)
-    r = dispatch(Sub, (input, other), {"alpha": alpha}) if alpha != 1 else dispatch(Sub, (input, other))
+    if alpha != 1 or isinstance(alpha, bool):
+        _check_alpha("sub", input, other, alpha)
+        return _out(dispatch(Sub, (input, other), {"alpha": alpha}), out)
+    r = dispatch(Sub, (input, other))
     return _out(r, out)
 
 
@@ -365,6 +472,8 @@ subtract = sub
 
 
 def rsub(input, other, *, alpha=1):
+    """other - alpha * input."""
+    _require_tensors("rsub", input, other, first_only=True)
     return sub(other, input, alpha=alpha)
 
 
@@ -399,9 +508,10 @@ def div(input, other, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         return _out(dispatch(Div, (input, other)), out)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(
+        raise RuntimeError(
             f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'"
         )
+    _refuse_bool(f"div_{rounding_mode}_cpu", input, other)
     return _out(dispatch(DivRounded, (input, other), {"rounding_mode": rounding_mode}), out)
 
 
@@ -410,11 +520,23 @@ true_divide = div
 
 
 def floor_divide(input, other, *, out=None):
+    """Floor of input / other (Python semantics for floats); has no derivative, as in torch."""
+    _refuse_bool("div_floor_cpu", input, other)
     return _out(dispatch(FloorDivide, (input, other)), out)
 
 
 def pow(input, exponent, *, out=None):
     """input ** exponent (either may be a scalar)."""
+    if not (isinstance(exponent, bool) and isinstance(input, Tensor)):  # bool ** True/False is allowed
+        _refuse_bool("pow", input, exponent)
+    if (
+        type(exponent) is int
+        and exponent < 0
+        and isinstance(input, Tensor)
+        and not (input._dtype.is_floating_point or input._dtype.is_complex)
+    ):
+        # checked before dispatch wraps the scalar into the tensor's integer dtype
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
     return _out(dispatch(Pow, (input, exponent)), out)
 
 
@@ -428,46 +550,69 @@ def float_power(input, exponent):
 
 
 def remainder(input, other, *, out=None):
+    """Python-style modulus: the result has the sign of `other`."""
+    _refuse_bool("remainder_cpu", input, other)
     return _out(dispatch(Remainder, (input, other)), out)
 
 
 def fmod(input, other, *, out=None):
+    """C-style modulus: the result has the sign of `input`."""
+    _require_tensors("fmod", input, other, first_only=True)
+    _refuse_bool("fmod_cpu", input, other)
     return _out(dispatch(Fmod, (input, other)), out)
 
 
 def maximum(input, other, *, out=None):
+    """Elementwise maximum (NaN propagates)."""
+    _require_tensors("maximum", input, other)
     return _out(dispatch(Maximum, (input, other)), out)
 
 
 def minimum(input, other, *, out=None):
+    """Elementwise minimum (NaN propagates)."""
+    _require_tensors("minimum", input, other)
     return _out(dispatch(Minimum, (input, other)), out)
 
 
-def fmax(input, other):
-    return dispatch(Fmax, (input, other))
+def fmax(input, other, *, out=None):
+    """Elementwise maximum that ignores NaN."""
+    _require_tensors("fmax", input, other)
+    return _out(dispatch(Fmax, (input, other)), out)
 
 
-def fmin(input, other):
-    return dispatch(Fmin, (input, other))
+def fmin(input, other, *, out=None):
+    """Elementwise minimum that ignores NaN."""
+    _require_tensors("fmin", input, other)
+    return _out(dispatch(Fmin, (input, other)), out)
 
 
 def atan2(input, other, *, out=None):
+    """Elementwise arctangent of input / other, in the right quadrant."""
+    _require_tensors("atan2", input, other)
     return _out(dispatch(Atan2, (input, other)), out)
 
 
 arctan2 = atan2
 
 
-def hypot(input, other):
-    return dispatch(Hypot, (input, other))
+def hypot(input, other, *, out=None):
+    """sqrt(input**2 + other**2); floating inputs only, as in torch."""
+    _require_tensors("hypot", input, other)
+    _refuse_integral("hypot_cpu", input, other)
+    return _out(dispatch(Hypot, (input, other)), out)
 
 
-def copysign(input, other):
-    return dispatch(Copysign, (input, other))
+def copysign(input, other, *, out=None):
+    """|input| with the sign of other (integers give floats)."""
+    _require_tensors("copysign", input, other, first_only=True)
+    return _out(dispatch(Copysign, (input, other)), out)
 
 
-def logaddexp(input, other):
-    return dispatch(Logaddexp, (input, other))
+def logaddexp(input, other, *, out=None):
+    """log(exp(input) + exp(other)), computed stably; floating inputs only, as in torch."""
+    _require_tensors("logaddexp", input, other)
+    _refuse_integral("logaddexp_cpu", input, other)
+    return _out(dispatch(Logaddexp, (input, other)), out)
 
 
 def _out(result, out):

@@ -74,46 +74,55 @@ class LogicalNot(_Compare):
 
 
 class _Bitwise(Op):
+    """Integer/bool-only ops: any floating operand (or a float Python number) has no kernel, as in torch."""
+
     promote = SAME
     differentiable = False
+    kernel = ""
+    bool_ok = True
 
     @classmethod
-    def _check(cls, a):
-        if getattr(a, "dtype", None) is not None and a.dtype.kind in "fc":
-            raise RuntimeError(
-                f"\"{cls.public_name}_cpu\" not implemented for '{D.SCALAR_NAME[D.from_numpy_dtype(a.dtype)]}'"
-            )
+    def _check(cls, *args):
+        for a in args:
+            kind = a.dtype.kind if hasattr(a, "dtype") else ("f" if isinstance(a, float) else "i")
+            if kind not in "iub" or (kind == "b" and not cls.bool_ok):
+                dt = D.from_numpy_dtype(a.dtype) if hasattr(a, "dtype") else D.float32
+                raise NotImplementedError(f"\"{cls.kernel}\" not implemented for '{D.SCALAR_NAME[dt]}'")
 
 
 class BitwiseAnd(_Bitwise):
     public_name = "bitwise_and"
+    kernel = "bitwise_and_cpu"
 
     @staticmethod
     def forward(ctx, a, b):
-        BitwiseAnd._check(a)
+        BitwiseAnd._check(a, b)
         return ctx.xp.bitwise_and(a, b)
 
 
 class BitwiseOr(_Bitwise):
     public_name = "bitwise_or"
+    kernel = "bitwise_or_cpu"
 
     @staticmethod
     def forward(ctx, a, b):
-        BitwiseOr._check(a)
+        BitwiseOr._check(a, b)
         return ctx.xp.bitwise_or(a, b)
 
 
 class BitwiseXor(_Bitwise):
     public_name = "bitwise_xor"
+    kernel = "bitwise_xor_cpu"
 
     @staticmethod
     def forward(ctx, a, b):
-        BitwiseXor._check(a)
+        BitwiseXor._check(a, b)
         return ctx.xp.bitwise_xor(a, b)
 
 
 class BitwiseNot(_Bitwise):
     public_name = "bitwise_not"
+    kernel = "bitwise_not_cpu"
 
     @staticmethod
     def forward(ctx, a):
@@ -123,19 +132,23 @@ class BitwiseNot(_Bitwise):
 
 class BitwiseLeftShift(_Bitwise):
     public_name = "bitwise_left_shift"
+    kernel = "lshift_cpu"
+    bool_ok = False
 
     @staticmethod
     def forward(ctx, a, b):
-        BitwiseLeftShift._check(a)
+        BitwiseLeftShift._check(a, b)
         return ctx.xp.left_shift(a, b)
 
 
 class BitwiseRightShift(_Bitwise):
     public_name = "bitwise_right_shift"
+    kernel = "rshift_cpu"
+    bool_ok = False
 
     @staticmethod
     def forward(ctx, a, b):
-        BitwiseRightShift._check(a)
+        BitwiseRightShift._check(a, b)
         return ctx.xp.right_shift(a, b)
 
 
@@ -145,8 +158,16 @@ class Isclose(_Compare):
         return ctx.xp.isclose(a, b, rtol=rtol, atol=atol, equal_nan=equal_nan)
 
 
-def _binary(op, name):
+def _binary(op, name, tensor_input=True, tensor_other=False):
     def fn(input, other, *, out=None):
+        if tensor_input and not isinstance(input, Tensor):  # torch takes no Python number first here
+            raise TypeError(
+                f"{name}(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}"
+            )
+        if tensor_other and not isinstance(other, Tensor):
+            raise TypeError(
+                f"{name}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+            )
         r = dispatch(op, (input, other))
         if out is not None:
             from .inplace import write_out
@@ -164,14 +185,14 @@ lt = less = _binary(Lt, "lt")
 le = less_equal = _binary(Le, "le")
 gt = greater = _binary(Gt, "gt")
 ge = greater_equal = _binary(Ge, "ge")
-logical_and = _binary(LogicalAnd, "logical_and")
-logical_or = _binary(LogicalOr, "logical_or")
-logical_xor = _binary(LogicalXor, "logical_xor")
-bitwise_and = _binary(BitwiseAnd, "bitwise_and")
-bitwise_or = _binary(BitwiseOr, "bitwise_or")
-bitwise_xor = _binary(BitwiseXor, "bitwise_xor")
-bitwise_left_shift = _binary(BitwiseLeftShift, "bitwise_left_shift")
-bitwise_right_shift = _binary(BitwiseRightShift, "bitwise_right_shift")
+logical_and = _binary(LogicalAnd, "logical_and", tensor_other=True)
+logical_or = _binary(LogicalOr, "logical_or", tensor_other=True)
+logical_xor = _binary(LogicalXor, "logical_xor", tensor_other=True)
+bitwise_and = _binary(BitwiseAnd, "bitwise_and", tensor_input=False)
+bitwise_or = _binary(BitwiseOr, "bitwise_or", tensor_input=False)
+bitwise_xor = _binary(BitwiseXor, "bitwise_xor", tensor_input=False)
+bitwise_left_shift = _binary(BitwiseLeftShift, "bitwise_left_shift", tensor_input=False)
+bitwise_right_shift = _binary(BitwiseRightShift, "bitwise_right_shift", tensor_input=False)
 
 
 def logical_not(input):
@@ -184,8 +205,17 @@ def bitwise_not(input):
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
     """|input - other| <= atol + rtol * |other|, elementwise."""
-    if isinstance(other, Tensor) and isinstance(input, Tensor) and input._dtype is not other._dtype:
+    for pos, name, x in ((1, "input", input), (2, "other", other)):
+        if not isinstance(x, Tensor):
+            raise TypeError(
+                f"isclose(): argument '{name}' (position {pos}) must be Tensor, not {type(x).__name__}"
+            )
+    if input._dtype is not other._dtype:
         raise RuntimeError(f"{D.SCALAR_NAME[input._dtype]} did not match {D.SCALAR_NAME[other._dtype]}")
+    if rtol < 0:
+        raise RuntimeError(f"rtol must be greater than or equal to zero, but got {rtol}")
+    if atol < 0:
+        raise RuntimeError(f"atol must be greater than or equal to zero, but got {atol}")
     return dispatch(Isclose, (input, other), {"rtol": rtol, "atol": atol, "equal_nan": equal_nan})
 
 

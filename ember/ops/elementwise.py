@@ -30,6 +30,18 @@ class _Predicate(Op):
     differentiable = False
 
 
+def _not_implemented(kernel: str, a) -> NotImplementedError:
+    """torch's error for a kernel that has no implementation for this dtype."""
+    return NotImplementedError(
+        f"\"{kernel}\" not implemented for '{D.SCALAR_NAME[D.from_numpy_dtype(a.dtype)]}'"
+    )
+
+
+def _integral(a) -> bool:
+    """Integer or bool array (bfloat16 arrays have kind 'V', so test for the integral kinds)."""
+    return a.dtype.kind in "iub"
+
+
 # ----------------------------------------------------------------------------- sign-like (keep dtype)
 
 
@@ -51,6 +63,8 @@ class Neg(_UnarySame):
 class Abs(_UnarySame):
     @staticmethod
     def forward(ctx, a):
+        if a.dtype.kind == "b":
+            raise _not_implemented("abs_cpu", a)
         ctx.save_for_backward(a)
         return ctx.xp.abs(a)
 
@@ -63,7 +77,10 @@ class Abs(_UnarySame):
 class Sign(_UnarySame):
     @staticmethod
     def forward(ctx, a):
-        return ctx.xp.sign(a) if a.dtype.kind != "b" else a.copy()
+        if _integral(a):
+            return ctx.xp.sign(a) if a.dtype.kind != "b" else a.copy()
+        # torch: sign(nan) = 0 and sign(-0.0) = 0, i.e. (0 < a) - (a < 0)
+        return (a > 0).astype(a.dtype) - (a < 0).astype(a.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -71,42 +88,65 @@ class Sign(_UnarySame):
 
 
 class _Rounding(_UnarySame):
+    """floor/ceil/trunc/round: integers pass through unchanged, bools have no kernel (as in torch)."""
+
+    kernel = ""
+
+    @classmethod
+    def _int_passthrough(cls, a):
+        if a.dtype.kind == "b":
+            raise _not_implemented(cls.kernel, a)
+        return a.copy()
+
     @staticmethod
     def backward(ctx, g):
         return (g * 0,)
 
 
 class Floor(_Rounding):
+    kernel = "floor_vml_cpu"
+
     @staticmethod
     def forward(ctx, a):
-        return ctx.xp.floor(a) if a.dtype.kind == "f" else a.copy()
+        return Floor._int_passthrough(a) if _integral(a) else ctx.xp.floor(a)
 
 
 class Ceil(_Rounding):
+    kernel = "ceil_vml_cpu"
+
     @staticmethod
     def forward(ctx, a):
-        return ctx.xp.ceil(a) if a.dtype.kind == "f" else a.copy()
+        return Ceil._int_passthrough(a) if _integral(a) else ctx.xp.ceil(a)
 
 
 class Trunc(_Rounding):
+    kernel = "trunc_vml_cpu"
+
     @staticmethod
     def forward(ctx, a):
-        return ctx.xp.trunc(a) if a.dtype.kind == "f" else a.copy()
+        return Trunc._int_passthrough(a) if _integral(a) else ctx.xp.trunc(a)
 
 
 class Round(_Rounding):
     upcast_half = True
+    kernel = "round_vml_cpu"
 
     @staticmethod
-    def forward(ctx, a, decimals=0):
-        if a.dtype.kind != "f":
-            return a.copy()
-        return ctx.xp.round(a, decimals)
+    def forward(ctx, a, decimals=None):
+        if _integral(a):
+            if decimals is not None:  # torch has no integer kernel for round(decimals=...)
+                raise _not_implemented("round_cpu" if decimals else "round_vml_cpu", a)
+            return Round._int_passthrough(a)
+        return ctx.xp.round(a, decimals or 0)
 
 
 class Frac(_UnarySame):
+    upcast_half = True
+
     @staticmethod
     def forward(ctx, a):
+        if _integral(a):
+            raise _not_implemented("frac_cpu", a)
         return a - ctx.xp.trunc(a)
 
     @staticmethod
@@ -459,14 +499,17 @@ class Logit(_Unary):
         xp = ctx.xp
         ctx.eps = eps
         ctx.save_for_backward(a)
-        z = a if eps is None else xp.clip(a, eps, 1 - eps)
-        return xp.log(z / (1 - z))
+        if eps is not None:  # torch's clamp order: x < lo ? lo : (x > hi ? hi : x), even when lo > hi
+            lo, hi = eps, 1 - eps
+            a = xp.where(a < lo, lo, xp.where(a > hi, hi, a)).astype(a.dtype, copy=False)
+        return xp.log(a / (1 - a))
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         eps = ctx.eps
-        d = g / (a * (1 - a))
+        # torch: at exactly 0 or 1 the gradient is grad * inf (its sign follows grad, not the side of 0)
+        d = where((a == 0) | (a == 1), g * math.inf, g / (a * (1 - a)))
         if eps is None:
             return (where((a < 0) | (a > 1), float("nan"), d),)
         return (where((a < eps) | (a > 1 - eps), 0.0, d),)
@@ -513,7 +556,9 @@ class Lgamma(_Unary):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return ctx.be.special.gammaln(a)
+        xp = ctx.xp
+        # torch: lgamma(-inf) = +inf (SciPy gives -inf)
+        return xp.where(xp.isneginf(a), xp.inf, ctx.be.special.gammaln(a)).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -525,9 +570,10 @@ class Digamma(_Unary):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
+        xp = ctx.xp
         out = ctx.be.special.psi(a)
-        # torch: digamma(0) = -inf (SciPy gives nan for the pole at 0)
-        return ctx.xp.where(a == 0, -ctx.xp.inf, out)
+        # torch: digamma(+0) = -inf, digamma(-0) = +inf (some SciPy versions give nan at the pole)
+        return xp.where(a == 0, xp.copysign(xp.inf, -a), out).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -572,25 +618,29 @@ class Xlogy(Op):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         gx = gy = None
-        if ctx.needs_input_grad[0]:
-            gx = g * where((x == 0) & ~isnan(y), 0.0, log(y))
+        if ctx.needs_input_grad[0]:  # torch: xlogy(grad, y).masked_fill((x == 0) & (y <= 0), 0)
+            gx = where((x == 0) & (y <= 0), 0.0, dispatch(Xlogy, (g, y)))
         if ctx.needs_input_grad[1]:
             gy = g * x / y
         return gx, gy
 
 
 class NanToNum(_UnarySame):
+    upcast_half = True  # NumPy's nan_to_num leaves bfloat16 untouched
+
     @staticmethod
     def forward(ctx, a, nan=0.0, posinf=None, neginf=None):
-        ctx.save_for_backward(a)
-        if a.dtype.kind != "f":
+        if _integral(a):
             return a.copy()
-        return ctx.xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+        xp = ctx.xp
+        # save the mask, not the input, so that nan_to_num_ (which overwrites the input) keeps its gradient
+        ctx.save_for_backward(xp.isfinite(a) if ctx.needs_input_grad[0] else None)
+        return xp.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
 
     @staticmethod
     def backward(ctx, g):
-        (a,) = ctx.saved_tensors
-        return (g * isfinite(a),)
+        (finite,) = ctx.saved_tensors
+        return (g * finite,)
 
 
 # ----------------------------------------------------------------------------- predicates
@@ -661,30 +711,35 @@ class Clamp(Op):
     @staticmethod
     def forward(ctx, a, lo, hi):
         xp = ctx.xp
+        if a.dtype.kind == "b" and (isinstance(lo, (bool, int, float)) or isinstance(hi, (bool, int, float))):
+            raise _not_implemented("clamp_min_scalar_cpu" if hi is None else "clamp_scalar_cpu", a)
         ctx.save_for_backward(a, lo, hi)
         out = a
-        if lo is not None:
+        if lo is not None:  # maximum/minimum propagate NaN from the input and from the bounds, as torch does
             out = xp.maximum(out, lo)
         if hi is not None:
             out = xp.minimum(out, hi)
-        if lo is not None:  # keep NaN inputs NaN like torch (maximum already propagates NaN)
-            pass
         return out if out is not a else a.copy()
 
     @staticmethod
     def backward(ctx, g):
+        # torch's clamp_backward / clamp_backward_min_max (the input gets the subgradient 1 at the bounds)
         a, lo, hi = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        glo = ghi = None
         if lo is None:
-            keep = a <= hi
-            return where(keep, g, 0.0), None, (where(keep, 0.0, g) if ctx.needs_input_grad[2] else None)
-        if hi is None:
-            keep = a >= lo
-            return where(keep, g, 0.0), (where(keep, 0.0, g) if ctx.needs_input_grad[1] else None), None
-        keep = (a >= lo) & (a <= hi)
-        to_lo = (a < lo) & (lo <= hi)
-        glo = where(to_lo, g, 0.0) if ctx.needs_input_grad[1] else None
-        ghi = where(keep | to_lo, 0.0, g) if ctx.needs_input_grad[2] else None
-        return where(keep, g, 0.0), glo, ghi
+            ga = where(a <= hi, g, 0.0)
+            ghi = where(a > hi, g, 0.0) if need[2] else None
+        elif hi is None:
+            ga = where(a >= lo, g, 0.0)
+            glo = where(a < lo, g, 0.0) if need[1] else None
+        else:
+            ga = where((a >= lo) & (a <= hi), g, 0.0)
+            if need[1]:  # if min > max, min gets no gradient
+                glo = where((a < lo) & (lo < hi), g, 0.0)
+            if need[2]:
+                ghi = where((a > hi) | (hi < lo), g, 0.0)
+        return ga, glo, ghi
 
 
 class Lerp(Op):
@@ -693,8 +748,14 @@ class Lerp(Op):
 
     @staticmethod
     def forward(ctx, start, end, weight):
-        ctx.save_for_backward(start, end, weight)
-        return start + weight * (end - start)
+        xp = ctx.xp
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(start if need[2] else None, end if need[2] else None, weight)
+        # torch's two-sided formula (exact at weight 0 and 1)
+        diff = end - start
+        lo = start + weight * diff
+        hi = end - diff * (1 - weight)
+        return xp.where(xp.abs(weight) < 0.5, lo, hi).astype(lo.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -745,7 +806,20 @@ log1p = _unary(Log1p)
 sqrt = _unary(Sqrt)
 rsqrt = _unary(Rsqrt)
 reciprocal = _unary(Reciprocal)
-square = _unary(Square)
+
+
+def square(input, *, out=None):
+    """input * input; bool inputs give int64, as torch's pow(input, 2) does."""
+    if isinstance(input, Tensor) and input._dtype is D.bool_:
+        input = input.to(D.int64)
+    r = dispatch(Square, (input,))
+    if out is not None:
+        from .inplace import write_out
+
+        return write_out(out, r)
+    return r
+
+
 sin = _unary(Sin)
 cos = _unary(Cos)
 tan = _unary(Tan)
@@ -776,11 +850,15 @@ signbit = _unary(Signbit)
 
 
 def positive(input):
+    """input itself (not a copy); bool tensors are refused, as in torch."""
+    if input._dtype is D.bool_:
+        raise RuntimeError("The `+` operator, on a bool tensor is not supported.")
     return input
 
 
-def round(input, *, decimals: int = 0):
-    return dispatch(Round, (input,), {"decimals": decimals} if decimals else {})
+def round(input, *, decimals: int | None = None):
+    """Round half to even; with decimals, to that many decimal places (negative: to tens, hundreds, ...)."""
+    return dispatch(Round, (input,), {"decimals": decimals} if decimals is not None else {})
 
 
 def logit(input, eps=None):
@@ -851,13 +929,53 @@ def clamp_max(input, max):
     return clamp(input, max=max)
 
 
+_LERP_NAMES = {
+    D.float16: "c10::Half",
+    D.bfloat16: "c10::BFloat16",
+    D.float32: "float",
+    D.float64: "double",
+    D.int64: "long int",
+    D.int32: "int",
+    D.int16: "short int",
+    D.int8: "signed char",
+    D.uint8: "unsigned char",
+    D.bool_: "bool",
+}
+
+
 def lerp(input, end, weight):
-    """input + weight * (end - input)."""
+    """input + weight * (end - input); end (and a non-0-d weight tensor) must have input's dtype."""
+    dt = input._dtype
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t._dtype is not dt and not (name == "weight" and t.dim() == 0):
+            raise RuntimeError(
+                f"expected dtype {_LERP_NAMES.get(dt, dt)} for `{name}` but got dtype "
+                f"{_LERP_NAMES.get(t._dtype, t._dtype)}"
+            )
+    if not (dt.is_floating_point or dt.is_complex):
+        kernel = "lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{D.SCALAR_NAME[dt]}'")
+    if isinstance(weight, Tensor) and weight._dtype is not dt:
+        weight = weight.to(dt)
     return dispatch(Lerp, (input, end, weight))
+
+
+def _value_for(input, tensor1, tensor2, value):
+    """addcmul/addcdiv's `value`, converted as torch does: truncated to int for integral results."""
+    dims, zeros = [], []
+    for t in (input, tensor1, tensor2):
+        (dims if t.dim() else zeros).append(t._dtype)
+    dt = D.result_type_from(tuple(dims), tuple(zeros), ())
+    if dt is D.bool_:
+        raise NotImplementedError("\"addcmul_cpu_out\" not implemented for 'Bool'")
+    if not (dt.is_floating_point or dt.is_complex) and not isinstance(value, bool):
+        return int(value)
+    return value
 
 
 def addcmul(input, tensor1, tensor2, *, value=1):
     """input + value * tensor1 * tensor2 (a composition of primitives)."""
+    value = _value_for(input, tensor1, tensor2, value)
     prod = tensor1 * tensor2
     return input + (prod * value if value != 1 else prod)
 

@@ -7,6 +7,8 @@ graph (CopySlices when the target is a view).
 
 from __future__ import annotations
 
+import numpy as np
+
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE
 from ._dispatch import dispatch
@@ -34,7 +36,21 @@ class Copy(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return None, g
+        # torch: the overwritten value gets a zero gradient (not none)
+        return (_zeros_like(g) if ctx.needs_input_grad[0] else None), g
+
+
+def _zeros_like(g):
+    from .factory import zeros_like
+
+    return zeros_like(g)
+
+
+def _wrap_int(value, npdt):
+    """A negative Python int for an unsigned array wraps around (two's complement), as in torch."""
+    if type(value) is int and value < 0 and npdt.kind == "u":
+        return np.asarray(value, dtype=np.int64).astype(npdt)
+    return value
 
 
 class Fill(Op):
@@ -42,16 +58,17 @@ class Fill(Op):
 
     @staticmethod
     def forward(ctx, a, value):
-        return ctx.xp.full(a.shape, value, dtype=a.dtype)
+        return ctx.xp.full(a.shape, _wrap_int(value, a.dtype), dtype=a.dtype)
 
     @staticmethod
     def forward_inplace(ctx, a, value):
-        a[...] = value
+        a[...] = _wrap_int(value, a.dtype)
         return a
 
     @staticmethod
     def backward(ctx, g):
-        return None, g
+        # torch: the overwritten value gets a zero gradient (not none)
+        return (_zeros_like(g) if ctx.needs_input_grad[0] else None), g
 
 
 def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
@@ -71,10 +88,20 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
 
 
 def fill_(self: Tensor, value) -> Tensor:
-    if isinstance(value, Tensor) and value.dim() != 0:
-        raise RuntimeError(
-            f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} dimensions."
-        )
+    """Fill `self` with a number or a 0-d tensor (which then receives the summed gradient)."""
+    if isinstance(value, Tensor):
+        if value.dim() != 0:
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor with {value.dim()} dimensions."
+            )
+    else:
+        import numbers
+
+        from .factory import _checked
+
+        if not isinstance(value, numbers.Number):
+            raise TypeError(f"fill_(): argument 'value' must be Number, not {type(value).__name__}")
+        _checked(value, self._dtype)
     return dispatch(Fill, (self, value), inplace=True)
 
 

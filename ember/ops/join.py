@@ -15,12 +15,14 @@ from .op import SAME, Op
 from .shape import reshape, unsqueeze
 
 
-def _tensor_seq(tensors, fn: str):
+def _tensor_seq(tensors, fn: str, empty_error=RuntimeError):
     if isinstance(tensors, Tensor):
-        raise TypeError(f"{fn}(): argument 'tensors' must be tuple of Tensors, not Tensor")
+        raise TypeError(f"{fn}(): argument 'tensors' (position 1) must be tuple of Tensors, not Tensor")
     tensors = tuple(tensors)
     if not tensors:
-        raise RuntimeError(f"{fn}(): expected a non-empty list of Tensors")
+        if empty_error is ValueError:
+            raise ValueError(f"torch.{fn}(): expected a non-empty list of Tensors")
+        raise RuntimeError(f"{fn} expects a non-empty TensorList")
     for i, x in enumerate(tensors):
         if not isinstance(x, Tensor):
             raise TypeError(
@@ -29,20 +31,33 @@ def _tensor_seq(tensors, fn: str):
     return tensors
 
 
+def _legacy_empty(a) -> bool:
+    return a.ndim == 1 and a.shape[0] == 0
+
+
 class Cat(Op):
+    """Concatenation; legacy 1-D empty inputs take part in type promotion but are otherwise skipped."""
+
     promote = SAME
 
     @staticmethod
     def forward(ctx, *arrays, dim=0):
         ctx.dim = dim
-        ctx.sizes = [a.shape[dim] if a.ndim else 0 for a in arrays]
-        return ctx.xp.concatenate(arrays, axis=dim)
+        skip = [_legacy_empty(a) for a in arrays]
+        if all(skip):
+            skip = [False] * len(arrays)
+        keep = [a for a, sk in zip(arrays, skip) if not sk]
+        ctx.sizes = [None if sk else a.shape[dim] for a, sk in zip(arrays, skip)]
+        return ctx.xp.concatenate(keep, axis=dim)
 
     @staticmethod
     def backward(ctx, g):
         out = []
         start = 0
         for size in ctx.sizes:
+            if size is None:
+                out.append(None)
+                continue
             out.append(g.narrow(ctx.dim, start, size))
             start += size
         return tuple(out)
@@ -50,17 +65,13 @@ class Cat(Op):
 
 def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Concatenate along an existing dim (legacy 1-D empty tensors are skipped, as in torch)."""
-    tensors = _tensor_seq(tensors, "cat")
-    keep = [x for x in tensors if not (x._data.ndim == 1 and x._data.shape[0] == 0)]
-    if not keep:
-        from .factory import empty
-
-        res = tensors[0]
-        return empty(0, dtype=_promote_all(tensors), device=res._device)
+    tensors = _tensor_seq(tensors, "cat", ValueError)
+    for i, x in enumerate(tensors):
+        if x._data.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    keep = [x for x in tensors if not _legacy_empty(x._data)] or list(tensors)
     ref = keep[0]
     n = ref._data.ndim
-    if n == 0:
-        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     d = _wrap_dim(dim, n)
     for i, x in enumerate(keep):
         if x._data.ndim != n:
@@ -71,7 +82,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
                     f"Sizes of tensors must match except in dimension {d}. Expected size {ref._data.shape[k]} but got "
                     f"size {x._data.shape[k]} for tensor number {i} in the list."
                 )
-    r = dispatch(Cat, tuple(keep), {"dim": d})
+    r = dispatch(Cat, tensors, {"dim": d})
     if out is not None:
         from .inplace import write_out
 
@@ -109,29 +120,33 @@ def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
 
 
 def hstack(tensors) -> Tensor:
+    """Concatenate column-wise (along dim 1, or dim 0 for 1-D inputs)."""
     from .shape import atleast_1d
 
-    ts = [atleast_1d(x) for x in tensors]
+    ts = [atleast_1d(x) for x in _tensor_seq(tensors, "hstack")]
     return cat(ts, 0 if ts[0].dim() == 1 else 1)
 
 
 def vstack(tensors) -> Tensor:
+    """Concatenate row-wise (inputs made at least 2-D)."""
     from .shape import atleast_2d
 
-    return cat([atleast_2d(x) for x in tensors], 0)
+    return cat([atleast_2d(x) for x in _tensor_seq(tensors, "vstack")], 0)
 
 
 row_stack = vstack
 
 
 def dstack(tensors) -> Tensor:
+    """Concatenate depth-wise (inputs made at least 3-D)."""
     from .shape import atleast_3d
 
-    return cat([atleast_3d(x) for x in tensors], 2)
+    return cat([atleast_3d(x) for x in _tensor_seq(tensors, "dstack")], 2)
 
 
 def column_stack(tensors) -> Tensor:
-    ts = [reshape(x, (-1, 1)) if x.dim() <= 1 else x for x in tensors]
+    """Stack 0-D/1-D inputs as columns and concatenate 2-D ones along dim 1."""
+    ts = [reshape(x, (-1, 1)) if x.dim() <= 1 else x for x in _tensor_seq(tensors, "column_stack")]
     return cat(ts, 1)
 
 
@@ -146,9 +161,16 @@ def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
     d = _wrap_dim(dim, n)
     size = input._data.shape[d]
     start = int(start.item()) if isinstance(start, Tensor) else int(start)
+    length = int(length)
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
+        )
     if start < 0:
         start += size
-    if not 0 <= start <= size or length < 0 or start + length > size:
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > size:
         raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
     key = (slice(None),) * d + (slice(start, start + length),)
     return getitem(input, key)
@@ -172,8 +194,12 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
 def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     """Views of chunks of size `split_size` (last may be smaller), or of the given section sizes."""
     n = tensor._data.ndim
+    if n == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
     d = _wrap_dim(dim, n)
-    size = tensor._data.shape[d] if n else 0
+    size = tensor._data.shape[d]
+    if isinstance(split_size_or_sections, Tensor) and split_size_or_sections._data.ndim == 0:
+        split_size_or_sections = int(split_size_or_sections.item())
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step < 0 or (step == 0 and size != 0):
@@ -181,8 +207,8 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
                 f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}"
             )
         if size == 0:
-            return (narrow(tensor, d, 0, 0),)
-        return tuple(narrow(tensor, d, s, min(step, size - s)) for s in range(0, size, step))
+            return _multi_output((narrow(tensor, d, 0, 0),))
+        return _multi_output(tuple(narrow(tensor, d, s, min(step, size - s)) for s in range(0, size, step)))
     sections = [int(s) for s in split_size_or_sections]
     if sum(sections) != size:
         raise RuntimeError(
@@ -193,7 +219,15 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
     for s in sections:
         out.append(narrow(tensor, d, start, s))
         start += s
-    return tuple(out)
+    return _multi_output(tuple(out))
+
+
+def _multi_output(pieces: tuple) -> tuple:
+    """Mark views made by an op that returns several views (torch refuses in-place ops on them in autograd)."""
+    for p in pieces:
+        if p._requires_grad:
+            p.__dict__["_multi_output_view"] = True
+    return pieces
 
 
 def split_with_sizes(tensor, split_sizes, dim=0):
@@ -202,22 +236,39 @@ def split_with_sizes(tensor, split_sizes, dim=0):
 
 def chunk(input: Tensor, chunks: int, dim: int = 0):
     """Split into `chunks` pieces of ceil(size / chunks) (fewer when they run out)."""
+    if input._data.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
     if chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = _wrap_dim(dim, input._data.ndim)
     size = input._data.shape[d]
     step = max(1, math.ceil(size / chunks)) if size else 1
     if size == 0:
-        return tuple(narrow(input, d, 0, 0) for _ in range(chunks))
+        return _multi_output(tuple(narrow(input, d, 0, 0) for _ in range(chunks)))
     return split(input, step, d)
 
 
 def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
     """Split into n nearly equal parts, or at the given indices."""
+    if input._data.ndim == 0:
+        raise RuntimeError(
+            "tensor_split expected at least a 1-dimensional tensor, but got a tensor with 0 dims"
+        )
+    if isinstance(indices_or_sections, Tensor):
+        ios = indices_or_sections
+        if ios._dtype is not D.int64:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to have dtype of long, but got "
+                f"{D.SCALAR_NAME[ios._dtype]}"
+            )
+        if ios._data.ndim > 1:
+            raise RuntimeError(
+                "tensor_split expected tensor_indices_or_sections to be a zero-dimensional or one-dimensional "
+                f"tensor, but got a tensor with {ios._data.ndim} dims"
+            )
+        indices_or_sections = ios.tolist()
     d = _wrap_dim(dim, input._data.ndim)
     size = input._data.shape[d]
-    if isinstance(indices_or_sections, Tensor):
-        indices_or_sections = indices_or_sections.tolist()
     if isinstance(indices_or_sections, int):
         n = indices_or_sections
         if n <= 0:
@@ -228,23 +279,49 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0):
     bounds = (
         [0] + [min(max(int(i) if i >= 0 else int(i) + size, 0), size) for i in indices_or_sections] + [size]
     )
-    return tuple(
-        narrow(input, d, bounds[k], max(0, bounds[k + 1] - bounds[k])) for k in range(len(bounds) - 1)
+    return _multi_output(
+        tuple(narrow(input, d, bounds[k], max(0, bounds[k + 1] - bounds[k])) for k in range(len(bounds) - 1))
     )
 
 
 def unbind(input: Tensor, dim: int = 0):
     """Views of every slice along `dim`, that dim removed."""
+    if input._data.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = _wrap_dim(dim, input._data.ndim)
-    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+    return _multi_output(tuple(select(input, d, i) for i in range(input._data.shape[d])))
+
+
+def _dir_split(input, sections, fn: str, min_dim: int, dim: int):
+    n = input._data.ndim
+    if n < min_dim:
+        plural = "dimension" if min_dim == 1 else "dimensions"
+        raise RuntimeError(
+            f"torch.{fn} requires a tensor with at least {min_dim} {plural}, but got a tensor with {n} dimensions!"
+        )
+    if isinstance(sections, int):
+        size = input._data.shape[dim]
+        if sections == 0 or size % sections:
+            raise RuntimeError(
+                f"torch.{fn} attempted to split along dimension {dim}, but the size of the dimension {size} is "
+                f"not divisible by the split_size {sections}!"
+            )
+    return tensor_split(input, sections, dim)
 
 
 def hsplit(input, sections):
-    return tensor_split(input, sections, 1 if input.dim() > 1 else 0)
+    """tensor_split along dim 1 (dim 0 for 1-D); an int must divide the size."""
+    return _dir_split(input, sections, "hsplit", 1, 1 if input.dim() > 1 else 0)
 
 
 def vsplit(input, sections):
-    return tensor_split(input, sections, 0)
+    """tensor_split along dim 0 of a tensor of at least 2 dims."""
+    return _dir_split(input, sections, "vsplit", 2, 0)
+
+
+def dsplit(input, sections):
+    """tensor_split along dim 2 of a tensor of at least 3 dims."""
+    return _dir_split(input, sections, "dsplit", 3, 2)
 
 
 # ------------------------------------------------------------------------------------------ rearranging
@@ -267,7 +344,9 @@ def flip(input: Tensor, dims) -> Tensor:
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     dims = tuple(_wrap_dim(d, n) for d in dims)
     if len(set(dims)) != len(dims):
-        raise RuntimeError("dims has duplicates")
+        raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
+    if n == 0:
+        dims = ()
     return dispatch(Flip, (input,), {"dims": dims})
 
 
@@ -297,6 +376,10 @@ class Roll(Op):
 
 def roll(input: Tensor, shifts, dims=None) -> Tensor:
     """Rotate elements along dims (flattened when dims is None)."""
+    if not isinstance(shifts, int) and len(tuple(shifts)) == 0:
+        raise RuntimeError("`shifts` required")
+    if dims is not None and input._data.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     if dims is None:
         s = shifts if isinstance(shifts, int) else tuple(shifts)
         if not isinstance(s, int) and len(s) != 1:
@@ -407,7 +490,13 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     if repeats is None:  # repeat_interleave(repeats_tensor): indices repeated by count
         from .factory import arange
 
-        return repeat_interleave(arange(input.numel(), device=input._device), input, 0)
+        _check_repeats(input, True)
+        idx = arange(input.numel(), dtype=input._dtype, device=input._device)
+        return repeat_interleave(idx, input, 0, output_size=output_size)
+    if not isinstance(repeats, (int, Tensor)) or isinstance(repeats, bool):
+        raise TypeError(
+            f"repeat_interleave(): argument 'repeats' must be int or Tensor, not {type(repeats).__name__}"
+        )
     x = input
     if dim is None:
         x = reshape(input, (-1,))
@@ -415,6 +504,7 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
     else:
         d = _wrap_dim(dim, input._data.ndim)
     if isinstance(repeats, Tensor):
+        _check_repeats(repeats, False)
         if repeats._data.ndim == 0 or repeats.numel() == 1:
             repeats = int(repeats.reshape(-1)[0].item())
         else:
@@ -425,7 +515,28 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Ten
             repeats = tuple(int(r) for r in repeats.tolist())
     elif repeats < 0:
         raise RuntimeError("repeats can not be negative")
+    if output_size is not None:
+        n = x._data.shape[d] if x._data.ndim else 1
+        total = sum(repeats) if isinstance(repeats, tuple) else repeats * n
+        if output_size != total:
+            raise RuntimeError(
+                f"repeat_interleave: Invalid output_size, expected {total} but got {output_size}"
+            )
     return dispatch(RepeatInterleave, (x,), {"repeats": repeats, "dim": d})
+
+
+def _check_repeats(repeats: Tensor, alone: bool) -> None:
+    if not (repeats._dtype.is_floating_point or repeats._dtype.is_complex or repeats._dtype is D.bool_):
+        if repeats._data.ndim > 1 or (alone and repeats._data.ndim != 1):
+            raise RuntimeError(
+                "repeat_interleave only accept 1D vector as repeat"
+                if alone
+                else "repeats must be 0-dim or 1-dim tensor"
+            )
+        return
+    raise NotImplementedError(
+        f"\"repeat_interleave_cpu\" not implemented for '{D.SCALAR_NAME[repeats._dtype]}'"
+    )
 
 
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:
@@ -443,9 +554,13 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     """Matrices (in dims dim1, dim2) with the last dim of input on the `offset` diagonal."""
     from .shape import DiagonalScatter
 
+    if input._data.ndim == 0:
+        raise IndexError("Dimension specified as -1 but tensor has no dimensions")
     n = input.shape[-1] + abs(offset)
     out_nd = input._data.ndim + 1
     d1, d2 = _wrap_dim(dim1, out_nd), _wrap_dim(dim2, out_nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     batch = list(input.shape[:-1])
     shape = [0] * out_nd
     rest = iter(batch)
@@ -467,7 +582,14 @@ def meshgrid(*tensors, indexing: str | None = None):
     indexing = indexing or "ij"
     if indexing not in ("ij", "xy"):
         raise RuntimeError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
-    ts = list(tensors)
+    ts = list(_tensor_seq(tensors, "meshgrid"))
+    for x in ts:
+        if x._data.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got: {x}")
+        if x._dtype is not ts[0]._dtype:
+            raise RuntimeError("meshgrid expects all tensors to have the same dtype")
+        if x._device != ts[0]._device:
+            raise RuntimeError("meshgrid expects all tensors to have the same device")
     swap = indexing == "xy" and len(ts) >= 2
     if swap:
         ts[0], ts[1] = ts[1], ts[0]
@@ -479,14 +601,22 @@ def meshgrid(*tensors, indexing: str | None = None):
         view_shape[i] = -1
         out.append(reshape(x, view_shape).expand(shape))
     if swap:
-        out = [o.transpose(0, 1) for o in out]
         out[0], out[1] = out[1], out[0]
     return tuple(out)
 
 
 def block_diag(*tensors) -> Tensor:
+    """A block-diagonal matrix of the inputs (0-D/1-D inputs are treated as one row)."""
     from .factory import zeros
 
+    if not tensors:
+        return zeros(1, 0)
+    for i, x in enumerate(tensors):
+        if x.dim() > 2:
+            raise RuntimeError(
+                f"torch.block_diag: Input tensors must have 2 or fewer dimensions. Input {i} has {x.dim()} "
+                "dimensions"
+            )
     mats = [reshape(x, (1, -1)) if x.dim() < 2 else x for x in tensors]
     rows = sum(m.shape[0] for m in mats)
     cols = sum(m.shape[1] for m in mats)
@@ -504,6 +634,10 @@ def block_diag(*tensors) -> Tensor:
 
 
 def cartesian_prod(*tensors) -> Tensor:
+    """All combinations of the elements of 1-D tensors, one per row."""
+    for x in tensors:
+        if x.dim() != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(x.shape)}")
     grids = meshgrid(*tensors, indexing="ij")
     return stack([g.reshape(-1) for g in grids], 1) if len(tensors) > 1 else tensors[0]
 
@@ -519,6 +653,7 @@ __all__ = [
     "diag",
     "diag_embed",
     "diagflat",
+    "dsplit",
     "dstack",
     "flip",
     "fliplr",

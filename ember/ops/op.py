@@ -4,6 +4,9 @@ An Op subclass declares how dispatch treats it through class attributes, then de
 ``forward(ctx, *inputs, **attrs)`` on backend arrays (inputs are arrays or Python scalars) and
 ``backward(ctx, *grads)`` with ember Tensor ops, returning one gradient (or None) per positional input.
 Each Op gets a Node subclass named like torch's (``MulBackward0``) to serve as its ctx / grad_fn.
+
+NOTE: when no graph is recorded, forward receives a ctx shared by all ops of that backend (no allocation
+on the fast path): forward may set attributes on ctx for backward, but must never read them back.
 """
 
 from __future__ import annotations
@@ -32,12 +35,15 @@ class Op:
 
     promote = NONE
     upcast_half = False  # compute float16/bfloat16 in float32 and round once, as torch does
-    is_view = False  # True: output aliases input 0; "maybe": forward sets ctx.aliased
+    is_view = False  # True: output aliases input 0; "maybe": a view when the output shares input 0's memory
     differentiable = True
     nondiff_outputs: tuple = ()  # indices of outputs that never carry gradients (e.g. argmax indices)
     cross_device = False  # inputs may live on different devices (copy_)
     tensor_attrs = False  # kwargs may hold Tensors (converted to arrays, never differentiated)
     node_name: str | None = None
+    forward_inplace = (
+        None  # optional forward_inplace(ctx, target_array, *others): write into target, return it
+    )
     num_outputs = 1
     node_cls: type
 

@@ -56,7 +56,9 @@ def _acc_dtype(a, dtype):
         a = a.astype(dtype.np)
     k = a.dtype.kind
     if k in "biu":
-        return a, np.int64, np.dtype(np.int64)
+        # Integers and bools sum in int64 unless an integral dtype= was asked for explicitly.
+        out_dt = a.dtype if dtype is not None else np.dtype(np.int64)
+        return a, out_dt, out_dt
     if a.dtype in _HALF_NP:
         return a, np.float32, a.dtype
     return a, None, a.dtype
@@ -88,12 +90,37 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None)
     return _out(r, out)
 
 
-def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    from .elementwise import isnan, where
+class Nansum(Op):
+    """Sum treating NaN as zero; the gradient is grad * ~isnan(input) (NaN where grad is inf, as torch)."""
 
-    return sum(
-        where(isnan(input), 0, input) if input._dtype.is_floating_point else input, dim, keepdim, dtype=dtype
-    )
+    @staticmethod
+    def forward(ctx, a, dims=None, keepdim=False, dtype=None):
+        xp = ctx.xp
+        ctx.args = (a.shape, dims, keepdim)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a)
+        a, acc, out_dt = _acc_dtype(a, dtype)
+        a = xp.where(xp.isnan(a), 0, a)
+        out = a.sum(axis=_axes(dims, a.ndim), keepdims=keepdim, dtype=acc)
+        return xp.asarray(out).astype(out_dt, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import isnan
+
+        (a,) = ctx.saved_tensors
+        in_shape, dims, keepdim = ctx.args
+        return (expand_back(g, in_shape, dims, keepdim) * (~isnan(a)).to(g.dtype),)
+
+
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Sum treating NaN as zero."""
+    if not input._dtype.is_floating_point:
+        return sum(input, dim, keepdim, dtype=dtype)
+    kw = {"dims": norm_dims(dim, input._data.ndim), "keepdim": keepdim}
+    if dtype is not None:
+        kw["dtype"] = D.to_dtype(dtype)
+    return dispatch(Nansum, (input,), kw)
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
@@ -109,19 +136,30 @@ def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None
     x = input if dtype is None else input.to(dt)
     dims = norm_dims(dim, x._data.ndim)
     n = _count(x._data.shape, dims)
-    s = sum(x, dims, keepdim)
-    return _out(s / n if n else s * float("nan"), out)
+    half = dt in (D.float16, D.bfloat16)
+    # Halves: sum and divide in float32, round once (as torch's CPU mean).
+    s = sum(x, dims, keepdim, dtype=D.float32 if half else None)
+    r = s / n if n else s * float("nan")
+    return _out(r.to(dt) if half else r, out)
 
 
 def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean of the non-NaN elements (NaN where there are none)."""
     from .elementwise import isnan
 
+    if not (input._dtype.is_floating_point or input._dtype.is_complex):
+        raise RuntimeError(
+            "nanmean(): expected input to have floating point or complex dtype but got "
+            f"{D.SCALAR_NAME[input._dtype]}"
+        )
     notnan = ~isnan(input)
     return nansum(input, dim, keepdim, dtype=dtype) / sum(notnan, dim, keepdim)
 
 
 def _count(shape, dims) -> int:
     n = 1
+    if not len(shape):
+        return 1
     for d in dims if dims is not None else range(len(shape)):
         n *= shape[d]
     return n
@@ -182,7 +220,7 @@ def _var_args(dim, unbiased, keepdim, correction):
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     elif unbiased is not None:
-        raise RuntimeError("var(): cannot specify both unbiased and correction")
+        raise TypeError("var() received an invalid combination of arguments: both unbiased and correction")
     return dim, keepdim, correction
 
 
@@ -253,8 +291,9 @@ class Amax(Op):
     def forward(ctx, a, dims=None, keepdim=False, is_min=False):
         ctx.args = (a.shape, dims, keepdim)
         xp = ctx.xp
-        out = (xp.min if is_min else xp.max)(a, axis=_axes(dims, a.ndim), keepdims=keepdim)
-        ctx.save_for_backward(a, out)
+        out = xp.asarray((xp.min if is_min else xp.max)(a, axis=_axes(dims, a.ndim), keepdims=keepdim))
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a, out)
         return out
 
     @staticmethod
@@ -329,6 +368,33 @@ class MaxDim(Op):
         return (zeros(in_shape, dtype=g.dtype, device=g.device).scatter(dim, idx, g),)
 
 
+class MaxAll(Op):
+    """max()/min() of all elements: the gradient is split evenly between the elements equal to the result
+    (between the NaNs when the result is NaN), as torch's evenly_distribute_backward."""
+
+    node_name = "MaxBackward1"
+
+    @staticmethod
+    def forward(ctx, a, is_min=False):
+        xp = ctx.xp
+        out = xp.asarray((xp.min if is_min else xp.max)(a))
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        from .elementwise import isnan
+
+        a, out = ctx.saved_tensors
+        if out.dtype.is_floating_point and builtins.bool(isnan(out).item()):
+            mask = isnan(a)
+        else:
+            mask = a == out
+        mask = mask.to(g.dtype)
+        return (mask * (g / mask.sum()),)
+
+
 def _minmax(input, dim, keepdim, other, is_min):
     name = "min" if is_min else "max"
     if isinstance(dim, Tensor) and other is None:
@@ -341,7 +407,7 @@ def _minmax(input, dim, keepdim, other, is_min):
         return (minimum if is_min else maximum)(input, other)
     if dim is None:
         _check_nonempty(input, None, name)
-        return dispatch(Amax, (input,), {"dims": None, "keepdim": False, "is_min": is_min})
+        return dispatch(MaxAll, (input,), {"is_min": is_min})
     d = _wrap_dim(dim, input._data.ndim)
     _check_nonempty(input, (d,), name)
     vals, idx = dispatch(MaxDim, (input,), {"dim": d, "keepdim": keepdim, "is_min": is_min})
@@ -381,16 +447,25 @@ class Argmax(Op):
         return f(a, axis=dim, keepdims=keepdim).astype(np.int64)
 
 
+def _arg_check(input, dim, fn):
+    if input._dtype is D.bool_:
+        raise RuntimeError(f"{fn}(): does not support bool input")
+    d = None if dim is None else _wrap_dim(dim, input._data.ndim)
+    if d is None and input._data.size == 0:
+        raise IndexError(f"{fn}(): Expected reduction dim to be specified for input.numel() == 0.")
+    _check_nonempty(input, None if d is None else (d,), fn)
+    return d
+
+
 def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the (first) maximum, over all elements (flattened) or along dim."""
-    d = None if dim is None else _wrap_dim(dim, input._data.ndim)
-    _check_nonempty(input, None if d is None else (d,), "argmax")
+    d = _arg_check(input, dim, "argmax")
     return dispatch(Argmax, (input,), {"dim": d, "keepdim": keepdim})
 
 
 def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
-    d = None if dim is None else _wrap_dim(dim, input._data.ndim)
-    _check_nonempty(input, None if d is None else (d,), "argmin")
+    """Index of the (first) minimum, over all elements (flattened) or along dim."""
+    d = _arg_check(input, dim, "argmin")
     return dispatch(Argmax, (input,), {"dim": d, "keepdim": keepdim, "is_min": True})
 
 

@@ -31,6 +31,11 @@ def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
             raise RuntimeError(f"invalid shape dimension {s}")
     if neg:
         rest = math.prod(s for s in shape if s != -1)
+        if rest == 0 and numel == 0:
+            raise RuntimeError(
+                f"cannot reshape tensor of 0 elements into shape {list(shape)} because the unspecified "
+                "dimension size -1 can be any value and is ambiguous"
+            )
         if rest == 0 or numel % rest:
             raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
         shape = tuple(numel // rest if s == -1 else s for s in shape)
@@ -176,7 +181,10 @@ class Transpose(Op):
 def transpose(t: Tensor, dim0: int, dim1: int) -> Tensor:
     """A view with dims dim0 and dim1 swapped."""
     n = t._data.ndim
-    return dispatch(Transpose, (t,), {"dim0": _wrap_dim(dim0, n), "dim1": _wrap_dim(dim1, n)})
+    d0, d1 = _wrap_dim(dim0, n), _wrap_dim(dim1, n)
+    if n == 0 or d0 == d1:
+        return dispatch(View, (t,), {"shape": t._data.shape})
+    return dispatch(Transpose, (t,), {"dim0": d0, "dim1": d1})
 
 
 swapaxes = swapdims = transpose
@@ -217,6 +225,9 @@ def movedim(t_: Tensor, source, destination) -> Tensor:
         )
     src = [_wrap_dim(d, n) for d in src]
     dst = [_wrap_dim(d, n) for d in dst]
+    for name, ds in (("source", src), ("destination", dst)):
+        if len(set(ds)) != len(ds):
+            raise RuntimeError(f"movedim: repeated dim in `{name}` ({ds})")
     order = [d for d in range(n) if d not in src]
     perm = [None] * n
     for s, d in zip(src, dst):
@@ -251,8 +262,15 @@ def squeeze(t_: Tensor, dim=None) -> Tensor:
         return dispatch(Squeeze, (t_,))
     n = t_._data.ndim
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    dims = tuple(sorted({_wrap_dim(d, n) for d in dims})) if n else ()
+    dims = tuple(sorted({_wrap_dim(d, n) for d in dims}))
+    if n == 0:
+        dims = ()
     return dispatch(Squeeze, (t_,), {"dims": dims})
+
+
+def unsqueeze_stride(shape, strides, d: int, itemsize: int) -> int:
+    """torch's stride (in bytes) for a size-1 dim inserted at `d`: size * stride of the dim it displaces."""
+    return itemsize if d >= len(shape) else shape[d] * strides[d]
 
 
 class Unsqueeze(Op):
@@ -261,7 +279,10 @@ class Unsqueeze(Op):
     @staticmethod
     def forward(ctx, a, dim=0):
         ctx.dim = dim
-        return ctx.xp.expand_dims(a, dim)
+        st = unsqueeze_stride(a.shape, a.strides, dim, a.itemsize)
+        return ctx.be.strided_view(
+            a, a.shape[:dim] + (1,) + a.shape[dim:], a.strides[:dim] + (st,) + a.strides[dim:]
+        )
 
     @staticmethod
     def backward(ctx, g):
@@ -336,15 +357,26 @@ def broadcast_tensors(*tensors):
 
 
 class AsStrided(Op):
-    """A view of input 0's memory with the given shape, element strides and element offset."""
+    """A view with the given shape, element strides and element offset into `storage`'s memory (input 0's own
+    memory when storage is None). The gradient reaches only the elements of input 0, as in torch."""
 
     is_view = True
+    tensor_attrs = True
 
     @staticmethod
-    def forward(ctx, a, size=(), stride=(), offset=0):
-        ctx.geom = (a.shape, a.strides, size, stride, offset)
+    def forward(ctx, a, size=(), stride=(), offset=0, storage=None):
+        be = ctx.be
         isz = a.itemsize
-        return ctx.be.as_strided(a, size, tuple(s * isz for s in stride), offset * isz)
+        if storage is None:
+            storage, in_off = a, 0
+        else:
+            in_off = be.byte_offset(a, storage) // isz
+        in_geom = (a.shape, tuple(s // isz for s in a.strides), in_off)
+        ctx.geom = (storage.size, in_geom, (size, stride, offset))
+        out = be.as_strided(storage, size, tuple(s * isz for s in stride), offset * isz)
+        if any(st == 0 and sz > 1 for sz, st in zip(size, stride)):
+            out.flags.writeable = False  # internal overlap: in-place writes are refused, as in torch
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -352,16 +384,37 @@ class AsStrided(Op):
 
 
 class AsStridedScatter(Op):
-    """Backward of as_strided: zeros laid out like the input, with the strided window set to the grad."""
+    """Backward of as_strided: the grad scattered (accumulated where windows overlap) into a zero storage,
+    read back through input 0's geometry."""
 
     @staticmethod
     def forward(ctx, g, geom=None):
-        in_shape, in_strides, size, stride, offset = geom
+        numel, in_geom, win_geom = geom
         ctx.geom = geom
-        be = ctx.be
-        z = be.empty_strided(in_shape, in_strides, g.dtype)
-        z.fill(0)
+        z = _StorageScatter.forward(ctx, g, numel, win_geom)
+        in_shape, in_stride, in_off = in_geom
         isz = g.itemsize
+        return ctx.be.as_strided(z, in_shape, tuple(s * isz for s in in_stride), in_off * isz).copy()
+
+    @staticmethod
+    def backward(ctx, gg):
+        numel, in_geom, (size, stride, offset) = ctx.geom
+        st = dispatch(_StorageScatter, (gg,), {"numel": numel, "geom": in_geom})
+        return (dispatch(AsStrided, (st,), {"size": size, "stride": stride, "offset": offset}).contiguous(),)
+
+
+class _StorageScatter(Op):
+    """A zero 1-D storage of `numel` elements with `g` written (accumulated where it overlaps) at geom."""
+
+    node_name = "AsStridedScatterBackward0"
+
+    @staticmethod
+    def forward(ctx, g, numel=0, geom=((), (), 0)):
+        size, stride, offset = geom
+        ctx.sgeom = geom
+        be = ctx.be
+        isz = g.itemsize
+        z = ctx.xp.zeros(max(numel, 1), dtype=g.dtype)
         win = be.as_strided(z, size, tuple(s * isz for s in stride), offset * isz)
         if _overlapping(size, stride):
             be.add_at(win, (), g)
@@ -371,8 +424,9 @@ class AsStridedScatter(Op):
 
     @staticmethod
     def backward(ctx, gg):
-        _, _, size, stride, offset = ctx.geom
-        return (dispatch(AsStrided, (gg,), {"size": size, "stride": stride, "offset": offset}),)
+        size, stride, offset = ctx.sgeom
+        out = dispatch(AsStrided, (gg.contiguous(),), {"size": size, "stride": stride, "offset": offset})
+        return (out.contiguous(),)
 
 
 def _overlapping(size, stride) -> bool:
@@ -398,7 +452,10 @@ def as_strided(t_: Tensor, size, stride, storage_offset=None) -> Tensor:
             f"{base._data.itemsize} requiring a storage size of {need * base._data.itemsize} are out of bounds "
             f"for storage of size {base._data.nbytes}"
         )
-    return dispatch(AsStrided, (base,), {"size": tuple(size), "stride": tuple(stride), "offset": off})
+    kw = {"size": tuple(int(v) for v in size), "stride": tuple(int(v) for v in stride), "offset": off}
+    if t_ is not base:
+        kw["storage"] = base
+    return dispatch(AsStrided, (t_,), kw)
 
 
 class Diagonal(Op):
@@ -450,9 +507,9 @@ class DiagonalScatter(Op):
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
     """A view of the diagonal (w.r.t. dim1, dim2) appended as the last dim."""
     n = input._data.ndim
+    d1, d2 = _wrap_dim(dim1, n), _wrap_dim(dim2, n)
     if n < 2:
         raise RuntimeError(f"diagonal dimensions requires ndim larger than 1, got {n}")
-    d1, d2 = _wrap_dim(dim1, n), _wrap_dim(dim2, n)
     if d1 == d2:
         raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
     return dispatch(Diagonal, (input,), {"offset": int(offset), "dim1": d1, "dim2": d2})

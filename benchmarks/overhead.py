@@ -1,0 +1,100 @@
+"""Per-op host overhead on small tensors: ember vs torch (CPU), in one run.
+
+    python benchmarks/overhead.py [--repeat 7] [--json out.json]
+
+Prints a table of microseconds per op and the ratio ember/torch. Not a test: no assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+import timeit
+
+
+def _bench(stmt, number: int, repeat: int) -> float:
+    """Median over `repeat` runs of the per-call time in microseconds."""
+    times = timeit.repeat(stmt, number=number, repeat=repeat)
+    return statistics.median(times) / number * 1e6
+
+
+def cases(mod):
+    mod.manual_seed(0)
+    x16 = mod.randn(16)
+    y16 = mod.randn(16)
+    xg = mod.randn(16, requires_grad=True)
+    a64 = mod.randn(64, 64)
+    b64 = mod.randn(64, 64)
+    w = mod.randn(16, requires_grad=True)
+
+    def add_nograd():
+        return x16 + y16
+
+    def add_grad():
+        return xg + y16
+
+    def matmul64():
+        return a64 @ b64
+
+    def chain50_backward():
+        h = w
+        for _ in range(25):
+            h = h * 1.01
+            h = h + 0.1
+        h.sum().backward()
+        w.grad = None
+
+    def sum_small():
+        return x16.sum()
+
+    def index_small():
+        return x16[3]
+
+    return {
+        "add 16 (no grad)": (add_nograd, 20000),
+        "add 16 (requires grad)": (add_grad, 20000),
+        "matmul 64x64": (matmul64, 5000),
+        "50-op chain + backward": (chain50_backward, 200),
+        "sum 16": (sum_small, 20000),
+        "index x[3]": (index_small, 20000),
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    import torch
+
+    import ember
+
+    torch.set_num_threads(1)
+    results = {}
+    e_cases, t_cases = cases(ember), cases(torch)
+    for name in e_cases:
+        fe, n = e_cases[name]
+        ft, _ = t_cases[name]
+        fe(), ft()  # warm up
+        te = _bench(fe, n, args.repeat)
+        tt = _bench(ft, n, args.repeat)
+        results[name] = {"ember_us": te, "torch_us": tt, "ratio": te / tt}
+    print(
+        f"# {time.strftime('%Y-%m-%d')}  python {platform.python_version()}  {platform.machine()}  "
+        f"torch {torch.__version__}  ember {ember.__version__}"
+    )
+    print(f"{'case':28s} {'ember us':>10s} {'torch us':>10s} {'ratio':>7s}")
+    for name, r in results.items():
+        print(f"{name:28s} {r['ember_us']:10.2f} {r['torch_us']:10.2f} {r['ratio']:7.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
