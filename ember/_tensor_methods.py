@@ -6,6 +6,8 @@ dispatches in place), so there is exactly one implementation of each op.
 
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from . import _dtype as D
@@ -67,6 +69,28 @@ for _name, _fn in {
 
 for _name, _fn in {"lt": O.lt, "le": O.le, "gt": O.gt, "ge": O.ge}.items():
     _set(f"__{_name}__", _binop(_fn))
+
+
+def _direct(op_cls, reflected=False):
+    """Operators whose public function adds no checks: dispatch directly (the hot path of user code)."""
+    nd = np.ndarray
+    typ = builtins.type  # NOTE: this module defines Tensor.type, which shadows the builtin here
+    if reflected:
+
+        def op(self, other):
+            return dispatch(op_cls, (O.tensor(other) if typ(other) is nd else other, self))
+
+    else:
+
+        def op(self, other):
+            return dispatch(op_cls, (self, O.tensor(other) if typ(other) is nd else other))
+
+    return op
+
+
+for _name, _cls in {"add": A.Add, "mul": A.Mul, "truediv": A.Div}.items():
+    _set(f"__{_name}__", _direct(_cls))
+    _set(f"__r{_name}__", _direct(_cls, reflected=True))
 
 
 def _eq(self, other):

@@ -16,7 +16,7 @@ from .._device import to_device
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import STATE
 from ..autograd.node import SavedInput, SavedOutput, accumulate_node, edge_of
-from ..backend import get_backend
+from ..backend import _BACKENDS, get_backend
 from .op import BOOL, FLOAT
 
 _new = object.__new__
@@ -150,7 +150,7 @@ def _run(op, args, kwargs, inplace):
         _check_inplace(op, target, grad_on, result_dt)
 
     # -- forward on arrays
-    be = get_backend(dev)
+    be = _BACKENDS.get(dev.type) or get_backend(dev)
     if rg:
         ctx = _new(op.node_cls)
         ctx.be = be

@@ -353,6 +353,15 @@ def _getitem_key(t: Tensor, key) -> Tensor:
 
 def getitem(t: Tensor, key) -> Tensor:
     """t[key] with torch's indexing semantics (basic indexing gives views, advanced indexing copies)."""
+    tk = type(key)
+    if (tk is int or tk is slice) and t._data.ndim:
+        # fast path: one int in range, or one slice with a positive step, on a >= 1-d tensor
+        if tk is int:
+            if -t._data.shape[0] <= key < t._data.shape[0]:
+                return dispatch(Slice, (t,), {"key": (key, Ellipsis)})
+        elif (key.step is None or type(key.step) is int and key.step > 0) and (
+            key.start is None or type(key.start) is int) and (key.stop is None or type(key.stop) is int):
+            return dispatch(Slice, (t,), {"key": (key, Ellipsis)})
     k = _convert_key(key, t)
     try:
         return _getitem_key(t, k)

@@ -64,13 +64,17 @@ def _acc_dtype(a, dtype):
     return a, None, a.dtype
 
 
+_FULL_SUM = {"dims": None, "keepdim": False}
+
+
 class Sum(Op):
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False, dtype=None):
         ctx.args = (a.shape, dims, keepdim)
         a, acc, out_dt = _acc_dtype(a, dtype)
-        out = a.sum(axis=_axes(dims, a.ndim), keepdims=keepdim, dtype=acc)
-        return ctx.xp.asarray(out).astype(out_dt, copy=False)
+        # ufunc.reduce directly: ndarray.sum goes through a slow Python wrapper in NumPy
+        out = ctx.xp.add.reduce(a, axis=_axes(dims, a.ndim), keepdims=keepdim, dtype=acc)
+        return out if out.dtype is out_dt else out.astype(out_dt, copy=False)
 
     @staticmethod
     def backward(ctx, g):
@@ -82,6 +86,8 @@ def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None)
     """Sum over all elements, or over `dim` (int or tuple)."""
     if isinstance(dim, D.dtype):  # sum(x, dtype) positional form
         dim, dtype = None, dim
+    if dim is None and not keepdim and dtype is None and out is None:
+        return dispatch(Sum, (input,), _FULL_SUM)
     dims = norm_dims(dim, input._data.ndim)
     kw = {"dims": dims, "keepdim": keepdim}
     if dtype is not None:
