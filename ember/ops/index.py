@@ -359,8 +359,11 @@ def getitem(t: Tensor, key) -> Tensor:
         if tk is int:
             if -t._data.shape[0] <= key < t._data.shape[0]:
                 return dispatch(Slice, (t,), {"key": (key, Ellipsis)})
-        elif (key.step is None or type(key.step) is int and key.step > 0) and (
-            key.start is None or type(key.start) is int) and (key.stop is None or type(key.stop) is int):
+        elif (
+            (key.step is None or type(key.step) is int and key.step > 0)
+            and (key.start is None or type(key.start) is int)
+            and (key.stop is None or type(key.stop) is int)
+        ):
             return dispatch(Slice, (t,), {"key": (key, Ellipsis)})
     k = _convert_key(key, t)
     try:
