@@ -14,6 +14,7 @@ from . import (
     linalg,
     return_types,
 )
+from . import nn, optim, utils
 from . import random as random
 from ._device import device
 from ._dtype import (

@@ -401,14 +401,9 @@ class Tensor:
             )
         if id(self) in memo:
             return memo[id(self)]
-        new = (
-            type(self).__new__(type(self), self._data.copy())
-            if self._is_param
-            else _wrap(self._data.copy(), self._dtype, self._device)
-        )
-        if self._is_param:
-            new._dtype = self._dtype
-            new._device = self._device
+        new = _wrap(self._data.copy(), self._dtype, self._device)
+        if type(self) is not Tensor:
+            new.__class__ = type(self)  # subclasses (Parameter) add no slots: same layout
         new._requires_grad = self._requires_grad
         if self._grad is not None:
             new._grad = self._grad.__deepcopy__(memo)

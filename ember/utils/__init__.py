@@ -1,0 +1,3 @@
+"""ember.utils: data, checkpoint."""
+
+from . import data
