@@ -12,9 +12,11 @@ from . import (
     _tensor_methods,  # binds the op table onto Tensor
     autograd,
     linalg,
+    nn,
+    optim,
     return_types,
+    utils,
 )
-from . import nn, optim, utils
 from . import random as random
 from ._device import device
 from ._dtype import (

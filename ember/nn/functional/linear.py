@@ -9,8 +9,10 @@ from ..._tensor import Tensor
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias. input (*, in), weight (out, in), bias (out,)."""
     if input.dim() == 0 or weight.dim() not in (1, 2):
-        raise RuntimeError(f"linear: expected input of at least 1 dim and a 1-D or 2-D weight, got "
-                           f"{list(input.shape)} and {list(weight.shape)}")
+        raise RuntimeError(
+            f"linear: expected input of at least 1 dim and a 1-D or 2-D weight, got "
+            f"{list(input.shape)} and {list(weight.shape)}"
+        )
     if input.shape[-1] != weight.shape[-1]:
         raise RuntimeError(
             f"linear: mat1 and mat2 shapes cannot be multiplied (input {list(input.shape)} @ weight.T of "

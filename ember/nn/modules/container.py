@@ -60,7 +60,9 @@ class Sequential(Module):
 
     def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
-            raise ValueError(f"add operator supports only objects of Sequential class, but {type(other)} is given.")
+            raise ValueError(
+                f"add operator supports only objects of Sequential class, but {type(other)} is given."
+            )
         ret = Sequential()
         for layer in chain(self, other):
             ret.append(layer)
@@ -161,7 +163,9 @@ class ModuleList(Module):
 
     def extend(self, modules) -> ModuleList:
         if isinstance(modules, (Tensor, str)) or not hasattr(modules, "__iter__"):
-            raise TypeError("ModuleList.extend should be called with an iterable, but got " + type(modules).__name__)
+            raise TypeError(
+                "ModuleList.extend should be called with an iterable, but got " + type(modules).__name__
+            )
         offset = len(self)
         for i, module in enumerate(modules):
             self.add_module(str(offset + i), module)
@@ -226,7 +230,9 @@ class ModuleDict(Module):
         else:
             for j, m in enumerate(modules):
                 if len(m) != 2:
-                    raise ValueError(f"ModuleDict update sequence element #{j} has length {len(m)}; 2 is required")
+                    raise ValueError(
+                        f"ModuleDict update sequence element #{j} has length {len(m)}; 2 is required"
+                    )
                 self[m[0]] = m[1]
 
     def forward(self, *args, **kwargs):
@@ -276,7 +282,9 @@ class ParameterList(Module):
 
     def extend(self, values) -> ParameterList:
         if isinstance(values, Tensor) or not hasattr(values, "__iter__"):
-            raise TypeError("ParameterList.extend should be called with an iterable, but got " + type(values).__name__)
+            raise TypeError(
+                "ParameterList.extend should be called with an iterable, but got " + type(values).__name__
+            )
         for v in values:
             self.append(v)
         return self
