@@ -8,7 +8,6 @@ STAMP := $(VENV)/.installed-dev
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -16,8 +15,14 @@ test: $(STAMP)
 	$(PY) -m ruff check ember tests benchmarks
 	$(PY) -m pytest -q -n 2 tests
 
-demo: $(STAMP)
-	@echo "make demo: the training demo arrives with the nn/optim issue; for now it shows the core autograd."
+DEMO_STAMP := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[demo]'
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(PY) -m ember demo
 
 lint: $(STAMP)

@@ -110,3 +110,14 @@ def typename(obj) -> str:
     if isinstance(obj, Tensor):
         return f"ember.{_dtype.SCALAR_NAME[obj.dtype]}Tensor"
     return type(obj).__name__
+
+
+def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
+            disable=False):
+    """torch.compile: returns the model (or function) unchanged for now; usable as a decorator too."""
+    if model is None:
+        return lambda m: m
+    return model
+
+
+from . import backends, compat, cuda  # noqa: E402

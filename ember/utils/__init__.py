@@ -1,3 +1,5 @@
-"""ember.utils: data, checkpoint."""
+"""ember.utils: data loading and activation checkpointing."""
 
-from . import data
+from __future__ import annotations
+
+from . import checkpoint, data
