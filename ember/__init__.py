@@ -112,8 +112,9 @@ def typename(obj) -> str:
     return type(obj).__name__
 
 
-def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None,
-            disable=False):
+def compile(
+    model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None, options=None, disable=False
+):
     """torch.compile: returns the model (or function) unchanged for now; usable as a decorator too."""
     if model is None:
         return lambda m: m
@@ -121,3 +122,4 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
 
 
 from . import backends, compat, cuda  # noqa: E402
+from .serialization import load, save  # noqa: E402

@@ -28,7 +28,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     from .demo import build_parser
 
-    build_parser(sub.add_parser("demo", help="train a character-level GPT on Tiny Shakespeare (the demo job)"))
+    build_parser(
+        sub.add_parser("demo", help="train a character-level GPT on Tiny Shakespeare (the demo job)")
+    )
     p_run = sub.add_parser("run", help="run a PyTorch script on ember")
     p_run.add_argument("script")
     p_run.add_argument("args", nargs=argparse.REMAINDER)

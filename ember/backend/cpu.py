@@ -2,11 +2,52 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
 # NOTE: torch never warns on overflow, 0/0 or log(0); NumPy would on every such op. ember follows torch.
 np.seterr(all="ignore")
+
+
+def _tune_malloc() -> None:
+    """Keep freed large blocks in the process instead of returning them to the OS on every free.
+
+    NOTE: with glibc's defaults every array over ~1 MB is mmap'ed and unmapped, so each training step
+    page-faults its activations in again (measured: layer_norm fwd+bwd on (2048, 128) 2.2 ms -> 1.0 ms).
+    torch avoids this with its own caching allocator; NumPy uses malloc. Set EMBER_NO_MALLOPT=1 to skip."""
+    if os.environ.get("EMBER_NO_MALLOPT") or not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 26)  # M_MMAP_THRESHOLD: 64 MiB
+        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: 1 GiB
+    except (OSError, AttributeError):
+        pass
+
+
+_tune_malloc()
+
+
+# Numerical Recipes' erfc Chebyshev fit (fractional error < 1.2e-7), highest order first.
+_ERF_C = [
+    np.float32(c)
+    for c in (
+        0.17087277,
+        -0.82215223,
+        1.48851587,
+        -1.13520398,
+        0.27886807,
+        -0.18628806,
+        0.09678418,
+        0.37409196,
+        1.00002368,
+        -1.26551223,
+    )
+]
 
 
 class CPUBackend:
@@ -27,6 +68,23 @@ class CPUBackend:
 
             self._special = scipy.special
         return self._special
+
+    def erf_fast(self, a):
+        """erf for activations: float32 uses a rational approximation (abs error < 5e-7, ~2.5x faster than
+        SciPy's erf here); other dtypes use SciPy."""
+        if a.dtype != np.float32:
+            return self.special.erf(a)
+        z = np.abs(a)
+        t = 1.0 / (1.0 + 0.5 * z)
+        p = np.full_like(t, _ERF_C[0])
+        for c in _ERF_C[1:]:
+            p *= t
+            p += c
+        p -= z * z
+        np.exp(p, out=p)
+        p *= t
+        np.subtract(np.float32(1.0), p, out=p)
+        return np.copysign(p, a, out=p)
 
     # -- conversions
     def asarray(self, x, dtype=None):
@@ -74,6 +132,10 @@ class CPUBackend:
 
     @staticmethod
     def matmul(a, b):
+        if b.ndim == 2 and a.ndim > 2:
+            # one BLAS call on the folded batch instead of NumPy's loop over the batch dims
+            out = np.matmul(a.reshape(-1, a.shape[-1]), b)
+            return out.reshape(a.shape[:-1] + (b.shape[1],))
         return np.matmul(a, b)
 
     @staticmethod

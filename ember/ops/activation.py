@@ -141,28 +141,47 @@ class Elu(_Act):
 
 
 class Gelu(_Act):
+    """x * Phi(x). 'tanh': x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) (= 0.5 x (1 + tanh u)).
+
+    Forward saves Phi (or the sigmoid) so backward needs one exp, not a second erf; with create_graph the
+    backward is rebuilt from ember ops so higher derivatives stay exact."""
+
+    _K = math.sqrt(2.0 / math.pi)
+
     @staticmethod
     def forward(ctx, a, approximate="none"):
         xp = ctx.xp
         ctx.approximate = approximate
-        ctx.save_for_backward(a)
         if approximate == "tanh":
-            k = math.sqrt(2.0 / math.pi)
-            return 0.5 * a * (1 + xp.tanh(k * (a + 0.044715 * a**3)))
-        return 0.5 * a * (1 + ctx.be.special.erf(a / math.sqrt(2.0)))
+            u = a * a
+            u *= 0.044715
+            u += 1.0
+            u *= a
+            u *= -2.0 * Gelu._K
+            xp.exp(u, out=u)
+            u += 1.0
+            cdf = xp.reciprocal(u, out=u)  # sigmoid(2u)
+        else:
+            cdf = ctx.be.erf_fast(a * (1.0 / math.sqrt(2.0)))
+            cdf += 1.0
+            cdf *= 0.5
+        ctx.save_for_backward(a, cdf)
+        return a * cdf
 
     @staticmethod
     def backward(ctx, g):
-        from .elementwise import erf, exp, tanh
+        from ..autograd.grad_mode import is_grad_enabled
+        from .elementwise import erf, exp, sigmoid
 
-        (a,) = ctx.saved_tensors
+        a, cdf = ctx.saved_tensors
+        k = Gelu._K
         if ctx.approximate == "tanh":
-            k = math.sqrt(2.0 / math.pi)
-            inner = k * (a + 0.044715 * a * a * a)
-            t = tanh(inner)
-            d = 0.5 * (1 + t) + 0.5 * a * (1 - t * t) * k * (1 + 3 * 0.044715 * a * a)
-            return (g * d,)
-        cdf = 0.5 * (1 + erf(a * (1 / math.sqrt(2.0))))
+            if is_grad_enabled():  # create_graph: differentiable recomputation
+                cdf = sigmoid(a * (1 + 0.044715 * a * a) * (2 * k))
+            du = (1 + 3 * 0.044715 * a * a) * (2 * k)
+            return (g * (cdf + a * cdf * (1 - cdf) * du),)
+        if is_grad_enabled():
+            cdf = 0.5 * (1 + erf(a * (1 / math.sqrt(2.0))))
         pdf = exp(a * a * -0.5) * (1 / math.sqrt(2 * math.pi))
         return (g * (cdf + a * pdf),)
 

@@ -48,6 +48,12 @@ class Matmul(Op):
         if nb == 1:
             g2 = g2.unsqueeze(-1)
         ga = gb = None
+        if need[1] and nb == 2 and na > 2:
+            # (..., M, K) @ (K, N): fold the batch into the rows -> one (K, M*) @ (M*, N) product instead of a
+            # batched product followed by a reduction over the batch
+            k = a2.shape[-1]
+            gb = _mm(a2.reshape(-1, k).mT, g2.reshape(-1, g2.shape[-1]))
+            need = (need[0], False)
         if need[0]:
             ga = _mm(g2, b2.mT)
             if na == 1:

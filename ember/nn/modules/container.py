@@ -8,7 +8,7 @@ from itertools import chain, islice
 
 from ..._tensor import Tensor
 from ..parameter import Parameter
-from .module import Module
+from .module import Module, _addindent
 
 
 def _index(idx: int, n: int, what: str) -> int:
@@ -172,9 +172,21 @@ class ModuleList(Module):
         return self
 
     def __repr__(self) -> str:
-        if not self._modules:
+        """Like torch: consecutive equal entries collapse to ``(0-3): 4 x Block(...)``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
             return self._get_name() + "()"
-        return super().__repr__()
+        blocks = [[0, 0, reprs[0]]]
+        for i, r in enumerate(reprs[1:], 1):
+            if r == blocks[-1][2]:
+                blocks[-1][1] = i
+            else:
+                blocks.append([i, i, r])
+        lines = []
+        for start, end, r in blocks:
+            local = f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
+            lines.append(_addindent(local, 2))
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over its modules")

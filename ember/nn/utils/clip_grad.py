@@ -7,6 +7,7 @@ import math
 from ... import ops as O
 from ..._tensor import Tensor
 from ...autograd.grad_mode import no_grad
+from ...ops.linalg_ops import vector_norm as _vector_norm
 
 
 def _grads(parameters):
@@ -28,8 +29,8 @@ def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = F
             norms = [t.detach().abs().max() for t in tensors]
             total = O.stack(norms).max()
         else:
-            norms = [O.linalg.vector_norm(t.detach(), norm_type) for t in tensors]
-            total = O.linalg.vector_norm(O.stack(norms), norm_type)
+            norms = [_vector_norm(t.detach(), norm_type) for t in tensors]
+            total = _vector_norm(O.stack(norms), norm_type)
     if error_if_nonfinite and bool(total.isnan() | total.isinf()):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "

@@ -1,0 +1,156 @@
+"""Adam (with AMSGrad, L2 or decoupled weight decay, maximize)."""
+
+from __future__ import annotations
+
+from .. import ops as O
+from .._tensor import Tensor
+from .optimizer import (
+    Optimizer,
+    _check_lr,
+    _device_step,
+    _host_value,
+    _hp,
+    _l2,
+    _maybe_neg,
+    _step_tensor,
+    _to_scalar,
+)
+
+__all__ = ["Adam"]
+
+
+def _check_betas(betas) -> None:
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+
+
+def _check_common(lr, eps, betas, weight_decay) -> None:
+    _check_lr(lr)
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    _check_betas(betas)
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _zeros_like(p: Tensor) -> Tensor:
+    return O.zeros_like(p)
+
+
+class Adam(Optimizer):
+    """m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; p -= lr/(1-b1^t) * m / (sqrt(v/(1-b2^t)) + eps).
+
+    State: ``step`` (0-d float), ``exp_avg``, ``exp_avg_sq`` and ``max_exp_avg_sq`` (amsgrad)."""
+
+    _group_compat = {
+        "amsgrad": False,
+        "maximize": False,
+        "foreach": None,
+        "capturable": False,
+        "differentiable": False,
+        "decoupled_weight_decay": False,
+        "fused": None,
+    }
+
+    def __init__(
+        self,
+        params,
+        lr: float | Tensor = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
+    ) -> None:
+        if isinstance(lr, Tensor):
+            if foreach and not capturable:
+                raise ValueError("lr as a Tensor is not supported for capturable=False and foreach=True")
+        _check_common(lr, eps, betas, weight_decay)
+        if not (
+            (isinstance(betas[0], float) and isinstance(betas[1], float))
+            or (isinstance(betas[0], Tensor) and isinstance(betas[1], Tensor))
+        ):
+            raise ValueError("betas must be either both floats or both Tensors")
+        for i in (0, 1):
+            if isinstance(betas[i], Tensor):
+                if not capturable and foreach:
+                    raise ValueError(
+                        f"betas[{i}] as a Tensor is not supported for capturable=False and foreach=True"
+                    )
+                if betas[i].numel() != 1:
+                    raise ValueError(f"Tensor betas[{i}] must be 1-element")
+        betas = tuple(map(_to_scalar, betas))
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+            "fused": fused,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
+        super().__init__(params, defaults)
+        if fused:
+            if differentiable:
+                raise RuntimeError("`fused` does not support `differentiable`")
+            if foreach:
+                raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
+
+    def _init_state(self, p, state, group):
+        state["step"] = _step_tensor(p, bool(group["capturable"] or group["fused"]), bool(group["fused"]))
+        state["exp_avg"] = _zeros_like(p)
+        state["exp_avg_sq"] = _zeros_like(p)
+        if group["amsgrad"]:
+            state["max_exp_avg_sq"] = _zeros_like(p)
+
+    def _update(self, p, grad, state, group):
+        beta1, beta2 = group["betas"]
+        lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
+        exp_avg, exp_avg_sq, step_t = state["exp_avg"], state["exp_avg_sq"], state["step"]
+        grad = _maybe_neg(grad, group["maximize"])
+        step_t += 1
+        if wd != 0:
+            if group["decoupled_weight_decay"]:
+                p.mul_(1 - lr * wd)
+            else:
+                grad = _l2(grad, p, wd)
+        exp_avg.lerp_(grad, 1 - _hp(beta1))
+        exp_avg_sq.mul_(_hp(beta2)).addcmul_(grad, grad, value=1 - _hp(beta2))
+        if group["amsgrad"]:
+            max_sq = state["max_exp_avg_sq"]
+            if group["differentiable"]:
+                max_sq.copy_(O.maximum(max_sq.clone(), exp_avg_sq))
+            else:
+                O.maximum(max_sq, exp_avg_sq, out=max_sq)
+            second = max_sq
+        else:
+            second = exp_avg_sq
+
+        if group["capturable"] or group["differentiable"]:
+            # tensor path: the step count is never read on the host
+            step = _device_step(step_t, p) if group["capturable"] else step_t
+            bias_correction1 = 1 - beta1**step
+            bias_correction2 = 1 - beta2**step
+            step_size_neg = (lr / bias_correction1).neg()
+            denom = (second.sqrt() / (bias_correction2.sqrt() * step_size_neg)).add_(eps / step_size_neg)
+            p.addcdiv_(exp_avg.clone() if group["differentiable"] else exp_avg, denom)
+            return
+        step = _host_value(step_t)
+        beta1, beta2 = _hp(beta1), _hp(beta2)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        step_size = lr / bias_correction1  # a 0-d tensor when lr is one, as in torch
+        denom = (second.sqrt() / bias_correction2**0.5).add_(eps)
+        p.addcdiv_(exp_avg, denom, value=-_hp(step_size))
