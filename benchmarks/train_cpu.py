@@ -64,7 +64,9 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
             self.ln_1 = nn.LayerNorm(n_embd)
             self.attn = Attn()
             self.ln_2 = nn.LayerNorm(n_embd)
-            self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd))
+            self.mlp = nn.Sequential(
+                nn.Linear(n_embd, 4 * n_embd), nn.GELU(approximate="tanh"), nn.Linear(4 * n_embd, n_embd)
+            )
 
         def forward(self, x):
             x = x + self.attn(self.ln_1(x))

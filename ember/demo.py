@@ -19,7 +19,7 @@ DATA = Path(__file__).parent / "datasets" / "tinyshakespeare.txt"
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = parser or argparse.ArgumentParser(prog="ember demo", description=__doc__)
-    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
     p.add_argument(
         "--time-limit",
         type=float,
@@ -32,10 +32,15 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=128, help="model width")
     p.add_argument("--dropout", type=float, default=0.0)
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (AdamW, cosine decay)")
+    p.add_argument("--lr", type=float, default=6e-3, help="peak learning rate (AdamW, cosine decay)")
     p.add_argument("--warmup", type=int, default=100, help="linear warm-up steps")
-    p.add_argument("--eval-interval", type=int, default=250)
-    p.add_argument("--eval-iters", type=int, default=40, help="batches per loss estimate")
+    p.add_argument("--eval-interval", type=int, default=500)
+    p.add_argument(
+        "--eval-iters",
+        type=int,
+        default=20,
+        help="batches per loss estimate during training (the final estimate uses at least 100)",
+    )
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--out-dir", default="out/demo", help="checkpoint, loss curve and sample go here")
     p.add_argument("--sample-chars", type=int, default=400)
@@ -67,14 +72,17 @@ class CharData:
         return "".join(self.chars[i] for i in ids)
 
 
-def _lr_at(step: int, args) -> float:
+def _lr_at(step: int, elapsed: float, args) -> float:
+    """Linear warm-up, then cosine decay to 10% over whichever budget (steps or seconds) runs out first."""
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
-    progress = min(1.0, (step - args.warmup) / max(1, args.steps - args.warmup))
+    progress = max((step - args.warmup) / max(1, args.steps - args.warmup), elapsed / args.time_limit)
+    progress = min(1.0, progress)
     return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def estimate_loss(model, data: CharData, args, rng) -> dict:
+def estimate_loss(model, data: CharData, args, rng, val_iters: int | None = None) -> dict:
+    """Mean loss over random batches: args.eval_iters for train, val_iters (default the same) for val."""
     import ember
 
     model.eval()
@@ -82,7 +90,8 @@ def estimate_loss(model, data: CharData, args, rng) -> dict:
     with ember.no_grad():
         for split in ("train", "val"):
             losses = []
-            for _ in range(args.eval_iters):
+            n = (val_iters or args.eval_iters) if split == "val" else args.eval_iters
+            for _ in range(n):
                 x, y = data.batch(split, args.batch_size, args.block_size, rng)
                 _, loss = model(x, y)
                 losses.append(loss.item())
@@ -159,7 +168,7 @@ def run(args) -> int:
             print(f"\ntime limit of {args.time_limit:.0f} s reached after {step} steps")
             break
         for group in optimizer.param_groups:
-            group["lr"] = _lr_at(step, args)
+            group["lr"] = _lr_at(step, time.time() - t_train, args)
         x, y = data.batch("train", args.batch_size, args.block_size, rng)
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
@@ -184,7 +193,7 @@ def run(args) -> int:
     if bar is not None:
         bar.close()
     train_time = time.time() - t_train
-    losses = estimate_loss(model, data, args, rng)
+    losses = estimate_loss(model, data, args, rng, val_iters=max(100, args.eval_iters))
     history.append((step, losses["train"], losses["val"]))
 
     ckpt = out_dir / "checkpoint.ember"

@@ -56,12 +56,15 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """Position-wise feed-forward: Linear(C, 4C) -> GELU -> Linear(4C, C)."""
+    """Position-wise feed-forward: Linear(C, 4C) -> GELU -> Linear(4C, C).
+
+    GELU is GPT-2's tanh approximation ("gelu_new"); on CPUs without AVX-512 NumPy's exp/erf are scalar
+    loops, and the tanh form costs one exp per element where the exact form needs erf."""
 
     def __init__(self, config: GPTConfig):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
+        self.gelu = nn.GELU(approximate="tanh")
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 

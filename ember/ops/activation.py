@@ -176,14 +176,35 @@ class Gelu(_Act):
         a, cdf = ctx.saved_tensors
         k = Gelu._K
         if ctx.approximate == "tanh":
-            if is_grad_enabled():  # create_graph: differentiable recomputation
-                cdf = sigmoid(a * (1 + 0.044715 * a * a) * (2 * k))
+            if not is_grad_enabled():  # first-order backward: one fused pass set over the arrays
+                return (dispatch(_GeluTanhGrad, (g, a, cdf)),)
+            cdf = sigmoid(a * (1 + 0.044715 * a * a) * (2 * k))
             du = (1 + 3 * 0.044715 * a * a) * (2 * k)
             return (g * (cdf + a * cdf * (1 - cdf) * du),)
         if is_grad_enabled():
             cdf = 0.5 * (1 + erf(a * (1 / math.sqrt(2.0))))
         pdf = exp(a * a * -0.5) * (1 / math.sqrt(2 * math.pi))
         return (g * (cdf + a * pdf),)
+
+
+class _GeluTanhGrad(Op):
+    """g * d/dx[x * s], s = sigmoid(2u): in place over one scratch buffer (no graph; see Gelu.backward)."""
+
+    differentiable = False
+
+    @staticmethod
+    def forward(ctx, g, a, s):
+        c2 = 2 * Gelu._K
+        d = a * a  # d = (1 + 3*0.044715*a^2) * 2k
+        d *= 3 * 0.044715 * c2
+        d += c2
+        d *= a  # a * du
+        t = 1 - s
+        t *= s  # s(1-s)
+        d *= t
+        d += s
+        d *= g
+        return d.astype(g.dtype, copy=False) if d.dtype != g.dtype else d
 
 
 class Silu(_Act):

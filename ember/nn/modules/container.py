@@ -8,7 +8,7 @@ from itertools import chain, islice
 
 from ..._tensor import Tensor
 from ..parameter import Parameter
-from .module import Module, _addindent
+from .module import Module, _addindent, _typename
 
 
 def _index(idx: int, n: int, what: str) -> int:
@@ -376,7 +376,7 @@ class ParameterDict(Module):
         lines = []
         for k, p in self.items():
             size = "x".join(str(s) for s in p.size())
-            lines.append(f"  ({k}): Parameter containing: [ember.{p.dtype.name} of size {size}]")
+            lines.append(f"  ({k}): Parameter containing: [{_typename(p)} of size {size}]")
         return "\n".join(lines)
 
     def forward(self, *args, **kwargs):
