@@ -100,16 +100,22 @@ def estimate_loss(model, data: CharData, args, rng, val_iters: int | None = None
     return out
 
 
-def plot_losses(history: list, path: Path) -> None:
+def plot_losses(history: list, batch_losses: list, path: Path) -> None:
+    """Per-step training loss (smoothed) and the periodic train/val estimates, written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    steps, train, val = zip(*history)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(steps, train, label="train")
-    ax.plot(steps, val, label="val")
+    if batch_losses:
+        raw = np.asarray(batch_losses)
+        k = max(1, min(50, len(raw) // 10))
+        smooth = np.convolve(raw, np.ones(k) / k, mode="valid")
+        ax.plot(np.arange(k, len(raw) + 1), smooth, lw=1, alpha=0.7, label=f"train batch loss ({k}-step mean)")
+    steps, train, val = zip(*history)
+    ax.plot(steps, train, "o-", label="train estimate")
+    ax.plot(steps, val, "o-", label="val estimate")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy (nats/char)")
     ax.set_title("char-GPT on Tiny Shakespeare (ember)")
@@ -154,6 +160,7 @@ def run(args) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
 
     history = []
+    batch_losses = []
     tokens_per_step = args.batch_size * args.block_size
     bar = None
     if not args.no_progress:
@@ -176,6 +183,7 @@ def run(args) -> int:
         ember.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         last_loss = loss.item()
+        batch_losses.append(last_loss)
         elapsed = time.time() - t_train
         if bar is not None:
             bar.set_postfix(loss=f"{last_loss:.3f}", tok_s=f"{(step + 1) * tokens_per_step / elapsed:,.0f}")
@@ -207,7 +215,7 @@ def run(args) -> int:
         },
         ckpt,
     )
-    plot_losses(history, out_dir / "loss.png")
+    plot_losses(history, batch_losses, out_dir / "loss.png")
     start = ember.tensor([[data.stoi["\n"]]])
     sample_ids = model.generate(
         start,
