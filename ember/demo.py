@@ -112,7 +112,9 @@ def plot_losses(history: list, batch_losses: list, path: Path) -> None:
         raw = np.asarray(batch_losses)
         k = max(1, min(50, len(raw) // 10))
         smooth = np.convolve(raw, np.ones(k) / k, mode="valid")
-        ax.plot(np.arange(k, len(raw) + 1), smooth, lw=1, alpha=0.7, label=f"train batch loss ({k}-step mean)")
+        ax.plot(
+            np.arange(k, len(raw) + 1), smooth, lw=1, alpha=0.7, label=f"train batch loss ({k}-step mean)"
+        )
     steps, train, val = zip(*history)
     ax.plot(steps, train, "o-", label="train estimate")
     ax.plot(steps, val, "o-", label="val estimate")

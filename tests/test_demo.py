@@ -10,10 +10,34 @@ import ember
 def test_demo_smoke(tmp_path):
     out = tmp_path / "demo"
     r = subprocess.run(
-        [sys.executable, "-m", "ember", "demo", "--steps", "6", "--eval-interval", "3", "--eval-iters", "1",
-         "--sample-chars", "20", "--n-layer", "1", "--n-embd", "32", "--block-size", "16", "--batch-size", "4",
-         "--out-dir", str(out), "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "ember",
+            "demo",
+            "--steps",
+            "6",
+            "--eval-interval",
+            "3",
+            "--eval-iters",
+            "1",
+            "--sample-chars",
+            "20",
+            "--n-layer",
+            "1",
+            "--n-embd",
+            "32",
+            "--block-size",
+            "16",
+            "--batch-size",
+            "4",
+            "--out-dir",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert r.returncode == 0, r.stderr
     last = r.stdout.strip().splitlines()[-1]
@@ -26,7 +50,9 @@ def test_demo_smoke(tmp_path):
 
 
 def test_demo_help_lists_options():
-    r = subprocess.run([sys.executable, "-m", "ember", "demo", "--help"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "ember", "demo", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0
     for opt in ("--steps", "--batch-size", "--n-layer", "--n-embd", "--seed", "--out-dir", "--time-limit"):
         assert opt in r.stdout

@@ -309,9 +309,17 @@ def _accumulate(node: AccumulateGrad, g, create_graph: bool, given: set) -> None
         t._grad = g if t._grad is None else t._grad + g
         return
     if t._grad is None:
-        owner = id(_owner(g._data))
-        if owner in given or g._requires_grad:
-            g = g.detach().clone()
+        gd = g._data
+        owner = id(_owner(gd))
+        if owner in given or g._requires_grad or gd.strides != t._data.strides or not gd.flags.writeable:
+            # A private copy laid out like the parameter (torch's grad layout contract): a transposed or
+            # expanded grad would make every optimizer pass a strided, unvectorised NumPy loop (~30x slower).
+            from .._tensor import _wrap
+            from ..backend import get_backend
+
+            buf = get_backend(t._device).xp.empty_like(t._data)
+            buf[...] = gd
+            g = _wrap(buf, g._dtype, g._device)
         else:
             g = g.detach()
             given.add(owner)

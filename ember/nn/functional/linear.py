@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ... import ops as O
 from ..._tensor import Tensor
+from ...ops._dispatch import dispatch
+from ...ops.op import SAME, Op
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -18,8 +20,54 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
             f"linear: mat1 and mat2 shapes cannot be multiplied (input {list(input.shape)} @ weight.T of "
             f"{list(weight.shape)}): expected input[..., {weight.shape[-1]}]"
         )
-    out = O.matmul(input, weight.t() if weight.dim() == 2 else weight)
-    return out + bias if bias is not None else out
+    if weight.dim() == 1:
+        out = O.matmul(input, weight)
+        return out + bias if bias is not None else out
+    if input._dtype is not weight._dtype or (bias is not None and bias._dtype is not weight._dtype):
+        raise RuntimeError(
+            f"mat1 and mat2 must have the same dtype, but got {input.dtype} and {weight.dtype}"
+            + (f" (bias {bias.dtype})" if bias is not None else "")
+        )
+    if bias is not None and tuple(bias.shape) not in ((weight.shape[0],), (), (1,)):
+        out = dispatch(_Linear, (input, weight, None))
+        return out + bias
+    return dispatch(_Linear, (input, weight, bias))
+
+
+class _Linear(Op):
+    """y = x W^T + b as one op. Backward gives dW = g^T x directly in W's (out, in) row-major layout, so the
+    parameter's .grad needs no transposing copy, and db = sum(g) without an extra graph node."""
+
+    node_name = "AddmmBackward0"
+    promote = SAME
+    upcast_half = True
+
+    @staticmethod
+    def forward(ctx, x, w, b):
+        need = ctx.needs_input_grad
+        ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
+        out = ctx.be.matmul(x, w.T)
+        if b is not None:
+            out += b
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        ref = x if x is not None else w
+        if ref is not None and g._dtype is not ref._dtype:  # half inputs were saved as float32
+            g = g.to(ref._dtype)
+        n_out = g.shape[-1]
+        gx = gw = gb = None
+        if need[0]:
+            gx = O.matmul(g, w)
+        g2 = g.reshape(-1, n_out) if (need[1] or need[2]) else None
+        if need[1]:
+            gw = O.matmul(g2.mT, x.reshape(-1, x.shape[-1]))
+        if need[2]:
+            gb = g2.sum(0)
+        return gx, gw, gb
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
