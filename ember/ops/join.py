@@ -208,18 +208,54 @@ def split(tensor: Tensor, split_size_or_sections, dim: int = 0):
             )
         if size == 0:
             return _multi_output((narrow(tensor, d, 0, 0),))
-        return _multi_output(tuple(narrow(tensor, d, s, min(step, size - s)) for s in range(0, size, step)))
+        sizes = tuple(min(step, size - s) for s in range(0, size, step))
+        return _multi_output(dispatch(SplitViews, (tensor,), {"dim": d, "sizes": sizes}))
     sections = [int(s) for s in split_size_or_sections]
     if sum(sections) != size:
         raise RuntimeError(
             f"split_with_sizes expects split_sizes to sum exactly to {size} (input tensor's size at dimension {d}), "
             f"but got split_sizes={sections}"
         )
-    out, start = [], 0
-    for s in sections:
-        out.append(narrow(tensor, d, start, s))
-        start += s
-    return _multi_output(tuple(out))
+    if any(s < 0 for s in sections):
+        out, start = [], 0
+        for s in sections:
+            out.append(narrow(tensor, d, start, s))
+            start += s
+        return _multi_output(tuple(out))
+    return _multi_output(dispatch(SplitViews, (tensor,), {"dim": d, "sizes": tuple(sections)}))
+
+
+class SplitViews(Op):
+    """split/chunk as one op returning views; backward concatenates the pieces' grads (zeros where none)
+    instead of each slice scattering a zero-padded full-size gradient."""
+
+    node_name = "SplitWithSizesBackward0"
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, a, dim=0, sizes=()):
+        ctx.dim, ctx.sizes = dim, sizes
+        ctx.num_outputs = len(sizes)
+        lead = (slice(None),) * dim
+        out, start = [], 0
+        for n in sizes:
+            out.append(a[lead + (slice(start, start + n), Ellipsis)])
+            start += n
+        return tuple(out)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        from .factory import zeros
+
+        ref = next(g for g in grads if g is not None)
+        parts = []
+        for g, n in zip(grads, ctx.sizes):
+            if g is None:
+                shape = list(ref.shape)
+                shape[ctx.dim] = n
+                g = zeros(shape, dtype=ref.dtype, device=ref.device)
+            parts.append(g)
+        return (cat(parts, ctx.dim),)
 
 
 def _multi_output(pieces: tuple) -> tuple:
