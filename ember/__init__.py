@@ -95,9 +95,10 @@ def numel(input):
 
 
 def set_default_device(dev) -> None:
+    from ._device import to_device
     from .ops._dispatch import _DEFAULT_DEVICE
 
-    _DEFAULT_DEVICE[0] = None if dev is None else device(dev)
+    _DEFAULT_DEVICE[0] = None if dev is None else to_device(dev)
 
 
 def get_default_device():

@@ -85,4 +85,10 @@ def to_device(d) -> device:
         return CPU
     if type(d) is not device:
         d = device(d)
-    return CPU if d.type == "cpu" else d
+    if d.type == "cpu":
+        return CPU
+    if d.index is None and d.type == "cuda":  # a bare "cuda" is the current device, as tensors report it
+        from . import cuda
+
+        d = device("cuda", cuda.current_device() if cuda.is_available() else 0)
+    return d

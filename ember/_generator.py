@@ -93,14 +93,20 @@ def default_generator_for(device) -> Generator:
     g = _DEFAULTS.get(key)
     if g is None:
         g = _DEFAULTS[key] = Generator(device)
+        if _LAST_SEED[0] is not None:  # a CUDA generator made after manual_seed starts from that seed
+            g.manual_seed(_LAST_SEED[0])
     return g
+
+
+_LAST_SEED: list = [None]
 
 
 default_generator = default_generator_for("cpu")
 
 
 def manual_seed(seed) -> Generator:
-    """Seed every device's default generator (CPU and any CUDA generator in use)."""
+    """Seed every device's default generator (CPU and any CUDA generator in use, or made later)."""
+    _LAST_SEED[0] = int(seed)
     for g in list(_DEFAULTS.values()):
         g.manual_seed(seed)
     return default_generator

@@ -145,7 +145,7 @@ def _to_np(t) -> np.ndarray:
         t = t.detach().cpu()
         if t.dtype == torch.bfloat16:
             t = t.float()
-        return t.numpy()
+        return t.cpu().numpy()
     a = np.asarray(t.detach().cpu()._data)
     if a.dtype == ember.bfloat16.np:
         a = a.astype(np.float32)

@@ -27,9 +27,9 @@ def copy_state(t_layer, e_layer) -> None:
     converted = {}
     for k, v in t_sd.items():
         if v.dtype == torch.bfloat16:
-            converted[k] = ember.tensor(v.float().numpy()).to(ember.bfloat16)
+            converted[k] = ember.tensor(v.float().cpu().numpy()).to(ember.bfloat16)
         else:
-            converted[k] = ember.tensor(v.numpy())
+            converted[k] = ember.tensor(v.cpu().numpy())
     e_layer.load_state_dict(converted)
 
 

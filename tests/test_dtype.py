@@ -2,7 +2,6 @@
 
 import itertools
 
-import numpy as np
 import pytest
 import torch
 
@@ -86,7 +85,7 @@ def test_half_reductions_accumulate_in_float32():
 def test_ops_return_tensors_not_numpy_scalars():
     x = ember.tensor([1.0, 2.0])
     for r in (x.sum(), x[0], x.max(), x.mean(), (x * 2)[1], ember.tensor(2.0).exp()):
-        assert isinstance(r, ember.Tensor) and r.dim() == 0 and isinstance(r._data, np.ndarray)
+        assert isinstance(r, ember.Tensor) and r.dim() == 0 and type(r._data).__name__ == "ndarray"
 
 
 def test_inplace_cannot_downcast_category():

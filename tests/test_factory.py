@@ -30,8 +30,8 @@ def both(fn):
 def _np(x):
     if isinstance(x, torch.Tensor):
         x = x.float() if x.dtype == torch.bfloat16 else x
-        return x.numpy()
-    return x.float().numpy() if x.dtype is ember.bfloat16 else x.numpy()
+        return x.cpu().numpy()
+    return x.float().cpu().numpy() if x.dtype is ember.bfloat16 else x.cpu().numpy()
 
 
 def exact(fn):

@@ -51,7 +51,7 @@ def test_end_to_end_training_matches_torch():
     torch.manual_seed(0)
     tm = generic_gpt(torch, vocab=13, block=12, n_layer=2, n_head=2, n_embd=16).double()
     em = generic_gpt(ember, vocab=13, block=12, n_layer=2, n_head=2, n_embd=16).double()
-    em.load_state_dict({k: ember.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    em.load_state_dict({k: ember.tensor(v.cpu().numpy()) for k, v in tm.state_dict().items()})
     topt = torch.optim.AdamW(tm.parameters(), lr=3e-3, weight_decay=0.1)
     eopt = ember.optim.AdamW(em.parameters(), lr=3e-3, weight_decay=0.1)
     rng = np.random.default_rng(0)

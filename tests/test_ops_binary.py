@@ -192,7 +192,7 @@ def test_binary_special_values(name, dtype):
         )
         zero = t == 0
         np.testing.assert_array_equal(
-            np.signbit(out.detach().numpy())[zero.numpy()], torch.signbit(t)[zero].numpy()
+            np.signbit(out.detach().cpu().numpy())[zero.cpu().numpy()], torch.signbit(t)[zero].cpu().numpy()
         )
 
 
@@ -358,7 +358,7 @@ def test_modulus_sign_conventions_float(op, dtype):
     t = getattr(torch, op)(
         torch.tensor(SIGNS_A, dtype=getattr(torch, dtype)), torch.tensor(SIGNS_B, dtype=getattr(torch, dtype))
     )
-    assert np.array_equal(np.signbit(out.detach().float().numpy()), torch.signbit(t).numpy())
+    assert np.array_equal(np.signbit(out.detach().float().cpu().numpy()), torch.signbit(t).cpu().numpy())
 
 
 @pytest.mark.parametrize("op", ["remainder", "fmod"])
@@ -588,7 +588,7 @@ def test_inplace_operator_keeps_identity_and_version():
     y = x
     x += 1
     assert x is y and x._version == 1
-    np.testing.assert_array_equal(y.numpy(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(y.cpu().numpy(), [2.0, 2.0, 2.0])
 
 
 # ------------------------------------------------------------------------------------------------ in-place methods

@@ -443,5 +443,5 @@ def test_matmul_grad_flows_to_broadcast_batch():
     (a @ b).sum().backward()
     assert b.grad.shape == (4, 5)
     np.testing.assert_allclose(
-        b.grad.numpy(), a.detach().numpy().sum((0, 1))[:, None].repeat(5, 1), rtol=1e-5
+        b.grad.cpu().numpy(), a.detach().cpu().numpy().sum((0, 1))[:, None].repeat(5, 1), rtol=1e-5
     )

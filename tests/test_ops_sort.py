@@ -32,7 +32,7 @@ def _check_gather(out, x, dim, keepdim=False):
     vi = i if keepdim else i.unsqueeze(dim)
     picked = ember.gather(x.detach(), dim, vi)
     picked = picked if keepdim else picked.squeeze(dim)
-    np.testing.assert_array_equal(picked.numpy(), v.detach().numpy())
+    np.testing.assert_array_equal(picked.cpu().numpy(), v.detach().cpu().numpy())
 
 
 # ------------------------------------------------------------------------------------------ sort
@@ -112,7 +112,7 @@ def test_topk_unsorted_values_match_as_a_set():
     x = spec.build(ember)[1]
     e_out = ember.topk(x, 3, sorted=False)
     np.testing.assert_allclose(
-        np.sort(e_out.values.detach().numpy(), 1), np.sort(t_out.values.detach().numpy(), 1), rtol=1e-6
+        np.sort(e_out.values.detach().cpu().numpy(), 1), np.sort(t_out.values.detach().cpu().numpy(), 1), rtol=1e-6
     )
     _check_gather(e_out, x, 1, keepdim=True)
 
@@ -154,7 +154,7 @@ def test_selecting_ops_with_ties(op, keepdim):
     assert_close(e.values, t.values)
     _check_gather(e, x, 1, keepdim)
     (g,) = ember.autograd.grad(e.values.sum(), x)
-    assert float(g.sum()) == e.values.numel() and set(np.unique(g.numpy())) <= {0.0, 1.0}
+    assert float(g.sum()) == e.values.numel() and set(np.unique(g.cpu().numpy())) <= {0.0, 1.0}
 
 
 @pytest.mark.parametrize(

@@ -426,7 +426,7 @@ def test_inplace_sampling_kills_gradient(fn):
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_rand_lattice_and_range(dtype):
     ember.manual_seed(0)
-    x = ember.rand(N, dtype=getattr(ember, dtype)).double().numpy()
+    x = ember.rand(N, dtype=getattr(ember, dtype)).double().cpu().numpy()
     assert x.min() >= 0.0 and x.max() < 1.0
     digits = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}[dtype]
     scaled = x * 2.0**digits
@@ -436,27 +436,27 @@ def test_rand_lattice_and_range(dtype):
 
 def test_integer_ranges():
     ember.manual_seed(1)
-    v = ember.randint(-3, 4, (N,)).numpy()
+    v = ember.randint(-3, 4, (N,)).cpu().numpy()
     assert v.min() == -3 and v.max() == 3
-    assert set(np.unique(ember.randint(0, 2, (1000,), dtype=ember.bool).numpy())) == {False, True}
-    assert ember.randint(0, 256, (N,), dtype=ember.uint8).numpy().max() == 255
-    p = ember.randperm(1000).numpy()
+    assert set(np.unique(ember.randint(0, 2, (1000,), dtype=ember.bool).cpu().numpy())) == {False, True}
+    assert ember.randint(0, 256, (N,), dtype=ember.uint8).cpu().numpy().max() == 255
+    p = ember.randperm(1000).cpu().numpy()
     assert sorted(p.tolist()) == list(range(1000)) and p.tolist() != list(range(1000))
-    u = ember.empty(N, dtype=ember.uint8).random_().numpy()
+    u = ember.empty(N, dtype=ember.uint8).random_().cpu().numpy()
     assert u.min() == 0 and u.max() == 255
-    f = ember.empty(N).random_(-5, 5).numpy()
+    f = ember.empty(N).random_(-5, 5).cpu().numpy()
     assert f.min() == -5 and f.max() == 4 and np.all(f == np.round(f))
-    i = ember.empty(N, dtype=ember.int64).random_(3, None).numpy()
+    i = ember.empty(N, dtype=ember.int64).random_(3, None).cpu().numpy()
     assert i.min() >= 3 and i.max() > 2**62
-    b = ember.empty(1000, dtype=ember.bool).random_().numpy()
+    b = ember.empty(1000, dtype=ember.bool).random_().cpu().numpy()
     assert set(np.unique(b)) == {False, True}
-    g = ember.empty(N, dtype=ember.int32).geometric_(0.5).numpy()
+    g = ember.empty(N, dtype=ember.int32).geometric_(0.5).cpu().numpy()
     assert g.min() == 1 and g.dtype == np.int32
 
 
 def test_randint_like_ranges():
     ember.manual_seed(2)
-    v = ember.randint_like(ember.ones(N), 3, 7).numpy()
+    v = ember.randint_like(ember.ones(N), 3, 7).cpu().numpy()
     assert v.min() == 3 and v.max() == 6 and np.all(v == np.round(v))
 
 
@@ -468,7 +468,7 @@ def test_multinomial_values():
         assert sorted(s[0].tolist()) == [1, 2] and sorted(s[1].tolist()) == [0, 3]
     s = ember.multinomial(ember.tensor([1.0, 0.0, 0.0]), 3)
     assert s[0].item() == 0 and sorted(s.tolist()) == [0, 1, 2]
-    r = ember.multinomial(probs, 50000, replacement=True).numpy()
+    r = ember.multinomial(probs, 50000, replacement=True).cpu().numpy()
     assert set(np.unique(r[0])) == {1, 2} and set(np.unique(r[1])) == {0, 3}
     assert abs((r[0] == 2).mean() - 0.75) < 0.02 and abs((r[1] == 0).mean() - 0.5) < 0.02
     w = ember.tensor([1.0, 2.0, 3.0, 4.0])
@@ -482,12 +482,12 @@ def test_multinomial_values():
 def test_bernoulli_values():
     ember.manual_seed(4)
     p = ember.tensor([0.0, 1.0, 0.25]).expand(N, 3)
-    s = ember.bernoulli(p).numpy()
+    s = ember.bernoulli(p).cpu().numpy()
     assert np.all(s[:, 0] == 0) and np.all(s[:, 1] == 1)
     assert abs(s[:, 2].mean() - 0.25) < 0.01
-    x = ember.empty(N, dtype=ember.int64).bernoulli_(0.7).numpy()
+    x = ember.empty(N, dtype=ember.int64).bernoulli_(0.7).cpu().numpy()
     assert set(np.unique(x)) == {0, 1} and abs(x.mean() - 0.7) < 0.01
-    y = ember.bernoulli(ember.zeros(N), 0.2).numpy()
+    y = ember.bernoulli(ember.zeros(N), 0.2).cpu().numpy()
     assert abs(y.mean() - 0.2) < 0.01
 
 
@@ -502,8 +502,8 @@ def test_normal_broadcast_and_grad():
     gm, gs = ember.autograd.grad(out, (mean, std), cot)
     assert_close(gm, torch.tensor(cot.sum(1, keepdim=True).tolist()))
     z = ((out - mean) / ember.tensor([1.0, 2.0, 1.0])).detach()
-    np.testing.assert_allclose(gs.numpy()[:2], (cot * z).sum(0).numpy()[:2], rtol=1e-5)
-    big = ember.normal(ember.full((N,), 3.0), 2.0).numpy()
+    np.testing.assert_allclose(gs.cpu().numpy()[:2], (cot * z).sum(0).cpu().numpy()[:2], rtol=1e-5)
+    big = ember.normal(ember.full((N,), 3.0), 2.0).cpu().numpy()
     assert abs(big.mean() - 3.0) < 0.03 and abs(big.std() - 2.0) < 0.03
 
 
@@ -567,7 +567,7 @@ MOMENTS = [
 @pytest.mark.parametrize("name,draw,mean,var", MOMENTS, ids=[m[0] for m in MOMENTS])
 def test_moments(name, draw, mean, var):
     ember.manual_seed(sum(map(ord, name)))
-    m, v = _moments(draw().numpy() if not isinstance(draw(), np.ndarray) else draw())
+    m, v = _moments(draw().cpu().numpy() if not isinstance(draw(), np.ndarray) else draw())
     se_mean = math.sqrt(var / N)
     assert abs(m - mean) < 6 * se_mean + 1e-3 * abs(mean), (m, mean)
     assert abs(v - var) < 0.05 * var, (v, var)
@@ -576,24 +576,24 @@ def test_moments(name, draw, mean, var):
 def test_cauchy_quantiles():
     """Cauchy has no moments: check the median and quartiles instead."""
     ember.manual_seed(8)
-    x = ember.empty(N).cauchy_(1.0, 2.0).numpy()
+    x = ember.empty(N).cauchy_(1.0, 2.0).cpu().numpy()
     q = np.quantile(x, [0.25, 0.5, 0.75])
     np.testing.assert_allclose(q, [-1.0, 1.0, 3.0], atol=0.08)
 
 
 def test_randn_complex_moments():
     ember.manual_seed(9)
-    z = ember.randn(N, dtype=ember.complex64).numpy()
+    z = ember.randn(N, dtype=ember.complex64).cpu().numpy()
     assert abs(z.real.var() - 0.5) < 0.02 and abs(z.imag.var() - 0.5) < 0.02
     assert abs(z.mean()) < 0.02
-    u = ember.rand(N, dtype=ember.complex128).numpy()
+    u = ember.rand(N, dtype=ember.complex128).cpu().numpy()
     assert 0 <= u.real.min() and u.real.max() < 1 and 0 <= u.imag.min() and u.imag.max() < 1
 
 
 def test_normal_independent_elements():
     """Tensor mean/std: every element gets its own draw (no accidental sharing across the broadcast)."""
     ember.manual_seed(10)
-    x = ember.normal(ember.zeros(N, 2), ember.ones(2)).numpy()
+    x = ember.normal(ember.zeros(N, 2), ember.ones(2)).cpu().numpy()
     assert abs(np.corrcoef(x[:, 0], x[:, 1])[0, 1]) < 0.02
 
 

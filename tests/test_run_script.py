@@ -18,7 +18,7 @@ def _weights(path: Path) -> None:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     net = mod.Net()
-    np.savez(path, **{k: v.numpy() for k, v in net.state_dict().items()})
+    np.savez(path, **{k: v.cpu().numpy() for k, v in net.state_dict().items()})
 
 
 def _losses(out: str) -> list:

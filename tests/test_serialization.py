@@ -34,7 +34,7 @@ def _same(a, b, path="obj"):
     assert type(a) is type(b), f"{path}: {type(a)} != {type(b)}"
     if isinstance(a, ember.Tensor):
         assert a.dtype is b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad, path
-        assert a.detach().numpy().tobytes() == b.detach().numpy().tobytes(), path
+        assert a.detach().cpu().numpy().tobytes() == b.detach().cpu().numpy().tobytes(), path
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), path
     elif isinstance(a, dict):
@@ -164,8 +164,8 @@ def test_ordered_dict_and_attributes(tmp_path):
 @pytest.mark.parametrize("name,t", list(_all_dtype_tensors().items()))
 def test_every_dtype_is_bit_exact(name, t, tmp_path):
     out = _roundtrip({"t": t, "view": t[1:]}, "bytesio", tmp_path)
-    assert out["t"].dtype is t.dtype and out["t"].numpy().tobytes() == t.numpy().tobytes()
-    assert out["view"].numpy().tobytes() == t[1:].numpy().tobytes()
+    assert out["t"].dtype is t.dtype and out["t"].cpu().numpy().tobytes() == t.cpu().numpy().tobytes()
+    assert out["view"].cpu().numpy().tobytes() == t[1:].cpu().numpy().tobytes()
 
 
 def test_bfloat16_payload_is_standard_safetensors(tmp_path):
@@ -176,7 +176,7 @@ def test_bfloat16_payload_is_standard_safetensors(tmp_path):
     assert doc["storages"] == [{"name": "w", "dtype": "BF16", "shape": [4, 5]}]
     ref = safetensors.torch.load(payload)["w"]
     assert ref.dtype is torch.bfloat16
-    assert ref.float().numpy().tolist() == t.float().numpy().tolist()
+    assert ref.float().cpu().numpy().tolist() == t.float().cpu().numpy().tolist()
     out = load(path)["w"]
     assert out.dtype is ember.bfloat16 and out.float().tolist() == t.float().tolist()
 
@@ -190,7 +190,7 @@ def test_state_dict_payload_reads_with_safetensors(tmp_path):
     sd = model.state_dict()
     assert set(arrays) == set(sd)
     for k, v in sd.items():
-        np.testing.assert_array_equal(arrays[k], v.numpy())
+        np.testing.assert_array_equal(arrays[k], v.cpu().numpy())
 
 
 def test_model_state_dict_roundtrip_restores_the_model(tmp_path):
@@ -312,7 +312,7 @@ def test_partial_views_store_only_the_span(tmp_path):
 def test_parameter_and_its_state_dict_tensor_share_memory(tmp_path):
     lin = ember.nn.Linear(2, 2)
     out = _roundtrip({"p": lin.weight, "sd": lin.state_dict()}, "bytesio", tmp_path)
-    assert np.shares_memory(out["p"].detach().numpy(), out["sd"]["weight"].numpy())
+    assert np.shares_memory(out["p"].detach().cpu().numpy(), out["sd"]["weight"].cpu().numpy())
 
 
 def test_saving_twice_gives_identical_bytes():

@@ -223,12 +223,12 @@ def test_tolist_scalar_and_empty():
 @pytest.mark.parametrize("name", DTYPES)
 def test_numpy_shares_memory(name):
     e = ember.zeros(3, dtype=getattr(ember, name))
-    a = e.numpy()
+    a = e.cpu().numpy()
     assert a.shape == (3,)
     if name == "bfloat16":
         assert a.dtype.itemsize == 2
     else:
-        assert a.dtype == torch.zeros(3, dtype=getattr(torch, name)).numpy().dtype
+        assert a.dtype == torch.zeros(3, dtype=getattr(torch, name)).cpu().numpy().dtype
     a[1] = 1
     assert e[1].item() == 1
     e[2] = 1
@@ -236,19 +236,19 @@ def test_numpy_shares_memory(name):
 
 
 def test_numpy_requires_grad_error_and_force():
-    raises_like(lambda m: m.ones(2, requires_grad=True).numpy(), match="detach")
+    raises_like(lambda m: m.ones(2, requires_grad=True).cpu().numpy(), match="detach")
     e = ember.ones(2, requires_grad=True)
-    assert e.detach().numpy().tolist() == [1.0, 1.0]
+    assert e.detach().cpu().numpy().tolist() == [1.0, 1.0]
     assert e.numpy(force=True).tolist() == [1.0, 1.0]
     v = ember.arange(6.0).reshape(2, 3).t()
-    assert np.shares_memory(v.numpy(), v.numpy()) and v.numpy().shape == (3, 2)
+    assert np.shares_memory(v.cpu().numpy(), v.cpu().numpy()) and v.cpu().numpy().shape == (3, 2)
 
 
 def test_array_protocol():
     e = ember.arange(6.0).reshape(2, 3)
     a = np.asarray(e)
     assert a.dtype == np.float32 and a.shape == (2, 3)
-    assert np.shares_memory(a, e.numpy())
+    assert np.shares_memory(a, e.cpu().numpy())
     assert np.asarray(e, dtype=np.float64).dtype == np.float64
     assert np.array(e).tolist() == e.tolist()
     assert np.asarray(ember.tensor(3)).shape == ()
@@ -295,7 +295,7 @@ def test_dlpack():
     e = ember.arange(6.0).reshape(2, 3)
     a = np.from_dlpack(e)
     assert a.tolist() == e.tolist()
-    assert np.shares_memory(a, e.numpy())
+    assert np.shares_memory(a, e.cpu().numpy())
     assert e.__dlpack_device__()[0] == torch.ones(1).__dlpack_device__()[0]
     assert torch.from_dlpack(e).tolist() == e.tolist()
 

@@ -311,7 +311,7 @@ def _accumulate(node: AccumulateGrad, g, create_graph: bool, given: set) -> None
     if t._grad is None:
         gd = g._data
         owner = id(_owner(gd))
-        if owner in given or g._requires_grad or gd.strides != t._data.strides or not gd.flags.writeable:
+        if owner in given or g._requires_grad or gd.strides != t._data.strides or 0 in gd.strides:
             # A private copy laid out like the parameter (torch's grad layout contract): a transposed or
             # expanded grad would make every optimizer pass a strided, unvectorised NumPy loop (~30x slower).
             from .._tensor import _wrap

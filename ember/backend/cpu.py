@@ -139,6 +139,11 @@ class CPUBackend:
         return np.matmul(a, b)
 
     @staticmethod
+    def accumulate(ufunc, a, axis: int):
+        """ufunc.accumulate along axis (running max/min/logaddexp)."""
+        return ufunc.accumulate(a, axis=axis)
+
+    @staticmethod
     def add_at(target, index, values) -> None:
         np.add.at(target, index, values)
 

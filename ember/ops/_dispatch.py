@@ -143,7 +143,8 @@ def _run(op, args, kwargs, inplace):
         if scalar_kind == 1 and common._cat == 1 and common is not D.int64:
             # torch casts Python ints to the tensor's integer dtype, wrapping out-of-range values
             fargs = [_wrap_int(f, common) if type(f) is int else f for f in fargs]
-        if op.upcast_half and common in _HALF and promote != BOOL:
+        up = op.upcast_half
+        if up and common in _HALF and promote != BOOL and (up is True or dev.type == "cpu"):
             f32 = D.float32.np
             fargs = [f.astype(f32) if isinstance(a, Tensor) else f for f, a in zip(fargs, args)]
     if inplace:
@@ -160,6 +161,8 @@ def _run(op, args, kwargs, inplace):
         ctx = be.nograd_ctx
     if dev.type != "cpu":
         fargs = _move_cpu_scalars(be, fargs, args)
+        if kwargs and not op.host_kwargs:
+            kwargs = _host_arrays_to_device(be, kwargs)
     if kwargs and op.tensor_attrs:
         kwargs = _arrays_in(kwargs)
     try:
@@ -293,6 +296,12 @@ def _check_inplace(op, target, grad_on, result_dt) -> None:
                 "output of a function that returns multiple views. Such functions do not allow the output views "
                 "to be modified inplace. You should replace the inplace operation by an out-of-place one."
             )
+    td = target._data
+    if td.size > 1 and 0 in td.strides and any(st == 0 and sh > 1 for sh, st in zip(td.shape, td.strides)):
+        raise RuntimeError(
+            f"{_op_name(op)}_(): unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation."
+        )
     if result_dt is not None and not D.can_cast(result_dt, target._dtype):
         raise RuntimeError(
             f"{_op_name(op)}_(): result type {D.SCALAR_NAME[result_dt]} can't be cast to the desired output type "
@@ -391,6 +400,18 @@ def _move_cpu_scalars(be, fargs, args):
     return tuple(
         be.asarray(f) if isinstance(a, Tensor) and a._device.type == "cpu" else f for f, a in zip(fargs, args)
     )
+
+
+def _host_arrays_to_device(be, kwargs: dict) -> dict:
+    """Index tables and masks that ops precompute with NumPy travel to the op's device."""
+    out = None
+    for k, v in kwargs.items():
+        if isinstance(v, np.ndarray) or (isinstance(v, tuple) and v and any(isinstance(x, np.ndarray) for x in v)):
+            if out is None:
+                out = dict(kwargs)
+            out[k] = be.asarray(v) if isinstance(v, np.ndarray) else tuple(
+                be.asarray(x) if isinstance(x, np.ndarray) else x for x in v)
+    return kwargs if out is None else out
 
 
 def _arrays_in(obj):

@@ -11,6 +11,7 @@ from .op import SAME, Op
 
 
 class Softmax(Op):
+    promote = SAME
     upcast_half = True
 
     @staticmethod
@@ -34,6 +35,7 @@ class Softmax(Op):
 
 
 class LogSoftmax(Op):
+    promote = SAME
     upcast_half = True
 
     @staticmethod

@@ -140,7 +140,7 @@ class DivRounded(Op):
         integral = _kind(xp, a) in "iub" and _kind(xp, b) in "iub"
         # floats: Python's floor division (fmod-corrected, not floor(a / b)), like torch's div_floor
         if rounding_mode == "floor":
-            return _int_floor_divide(xp, a, b) if integral else xp.floor_divide(a, b)
+            return _int_floor_divide(xp, a, b) if integral else _float_floor_divide(xp, a, b)
         return _int_trunc_divide(xp, a, b) if integral else xp.trunc(a / b)
 
     @staticmethod
@@ -150,6 +150,22 @@ class DivRounded(Op):
 
 def _kind(xp, x) -> str:
     return xp.asarray(x).dtype.kind
+
+
+def _float_floor_divide(xp, a, b):
+    """Python's float floor division (fmod-corrected), which NumPy implements and CuPy does not (CuPy gives
+    floor(a / b): 7 // 0.1 -> 70 instead of 69). Same algorithm as torch's div_floor."""
+    if xp.__name__ == "numpy":
+        return xp.floor_divide(a, b)
+    a = xp.asarray(a)
+    b = xp.asarray(b, dtype=a.dtype) if not hasattr(b, "dtype") else b
+    mod = xp.fmod(a, b)
+    div = (a - mod) / b
+    div = div - ((mod != 0) & ((b < 0) != (mod < 0)))
+    fl = xp.floor(div)
+    fl = xp.where(div - fl > 0.5, fl + 1, fl)
+    fl = xp.where(div == 0, xp.copysign(xp.zeros_like(div), a / b), fl)
+    return xp.where(b == 0, a / b, fl).astype(xp.result_type(a, b), copy=False)
 
 
 def _int_floor_divide(xp, a, b):
@@ -226,7 +242,7 @@ class FloorDivide(Op):
         xp = ctx.xp
         if _kind(xp, a) in "iub" and _kind(xp, b) in "iub":
             return _int_floor_divide(xp, a, b)
-        return xp.floor_divide(a, b)
+        return _float_floor_divide(xp, a, b)
 
     @staticmethod
     def backward(ctx, g):

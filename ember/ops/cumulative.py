@@ -144,7 +144,7 @@ class Cummax(Op):
             return a.copy(), xp.zeros((), dtype=np.int64)
         w = a.astype(np.float32) if a.dtype == D.bfloat16.np else a
         ufunc = xp.minimum if is_min else xp.maximum
-        vals = ufunc.accumulate(w, axis=dim) if w.shape[dim] else w.copy()
+        vals = ctx.be.accumulate(ufunc, w, dim) if w.shape[dim] else w.copy()
         # Index rule of torch's kernel: a new element takes the index when it ties or beats the running
         # extremum, or is NaN. Such positions are exactly where a == running value (or a is NaN).
         hit = w == vals
@@ -154,7 +154,7 @@ class Cummax(Op):
         shape[dim] = a.shape[dim]
         pos = xp.arange(a.shape[dim], dtype=np.int64).reshape(shape)
         idx = xp.where(hit, pos, 0)
-        idx = xp.maximum.accumulate(idx, axis=dim) if a.shape[dim] else idx
+        idx = ctx.be.accumulate(xp.maximum, idx, dim) if a.shape[dim] else idx
         ctx.save_for_backward(idx)
         return vals.astype(a.dtype, copy=False), idx
 
@@ -191,7 +191,7 @@ class Logcumsumexp(Op):
         if a.ndim == 0 or a.shape[dim] == 0:
             out = a.copy()
         else:
-            out = ctx.xp.logaddexp.accumulate(a, axis=dim)
+            out = ctx.be.accumulate(ctx.xp.logaddexp, a, dim)
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(a, out)
         return out

@@ -137,7 +137,12 @@ class Round(_Rounding):
             if decimals is not None:  # torch has no integer kernel for round(decimals=...)
                 raise _not_implemented("round_cpu" if decimals else "round_vml_cpu", a)
             return Round._int_passthrough(a)
-        return ctx.xp.round(a, decimals or 0)
+        xp = ctx.xp
+        if not decimals or xp.__name__ == "numpy":
+            return xp.round(a, decimals or 0)
+        # torch (and NumPy): nearbyint(x * 10^d) / 10^d in the input's precision (CuPy differs for float32)
+        scale = a.dtype.type(10.0**decimals)
+        return xp.rint(a * scale) / scale
 
 
 class Frac(_UnarySame):
@@ -586,14 +591,19 @@ class Polygamma1(_Unary):
 
     @staticmethod
     def forward(ctx, a):
-        return ctx.be.special.polygamma(1, a)
+        return ctx.be.special.polygamma(ctx.xp.asarray(1), a)
 
 
 class Sinc(_Unary):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return ctx.xp.sinc(a)
+        xp = ctx.xp
+        if xp.__name__ == "numpy":
+            return xp.sinc(a)
+        pa = a * a.dtype.type(math.pi)  # torch's formula in the input's precision (CuPy's sinc differs at inf)
+        with_pi = xp.sin(pa) / pa
+        return xp.where(a == 0, a.dtype.type(1), with_pi)
 
     @staticmethod
     def backward(ctx, g):

@@ -476,6 +476,7 @@ def _check_array(arr: np.ndarray, dt: D.dtype) -> None:
 
 class FromData(Op):
     differentiable = False
+    host_kwargs = True
 
     @staticmethod
     def forward(ctx, data=None, dtype=None, device=None):

@@ -528,7 +528,8 @@ def _check_index(index: Tensor, fn: str, long_only: bool = False):
 
 def _full_index(xp, index, dim):
     """Index arrays addressing input[..., index[...], ...] for every position of `index`."""
-    grids = list(xp.indices(index.shape, sparse=True))
+    nd = len(index.shape)
+    grids = [xp.arange(n).reshape((1,) * i + (n,) + (1,) * (nd - i - 1)) for i, n in enumerate(index.shape)]
     grids[dim] = index
     return tuple(grids)
 
@@ -613,15 +614,20 @@ class Scatter(Op):
         elif reduce in ("prod", "multiply"):
             if not include_self:
                 out[full] = 1
-            xp.multiply.at(out, full, vals)
+            if xp.__name__ == "numpy":
+                xp.multiply.at(out, full, vals)
+            else:  # CuPy has no multiply.at: reduce on the host (rare op; this synchronises)
+                host = ctx.be.to_numpy(out)
+                np.multiply.at(host, tuple(ctx.be.to_numpy(i) for i in full), ctx.be.to_numpy(vals))
+                out[...] = xp.asarray(host)
         elif reduce == "amax":
             if not include_self:
                 out[full] = _lowest(xp, a.dtype)
-            xp.maximum.at(out, full, vals)
+            _ufunc_at(ctx, xp.maximum, out, full, vals)
         elif reduce == "amin":
             if not include_self:
                 out[full] = _highest(xp, a.dtype)
-            xp.minimum.at(out, full, vals)
+            _ufunc_at(ctx, xp.minimum, out, full, vals)
         elif reduce == "mean":
             count = (
                 xp.ones(a.shape if a.ndim else (1,), dtype=np.int64)
@@ -701,6 +707,17 @@ class Scatter(Op):
                 {"key": tuple(slice(0, s) for s in gs.shape), "shape": tuple(src.shape), "accumulate": False},
             )
         return ga, gs
+
+
+def _ufunc_at(ctx, ufunc, out, full, vals):
+    """ufunc.at on NumPy; cupyx.scatter_max / scatter_min on CuPy."""
+    xp = ctx.xp
+    if xp.__name__ == "numpy":
+        ufunc.at(out, full, vals)
+        return
+    import cupyx
+
+    (cupyx.scatter_max if ufunc is xp.maximum else cupyx.scatter_min)(out, full, vals)
 
 
 def _lowest(xp, dt):
@@ -836,7 +853,9 @@ class IndexAdd(Op):
 
     @staticmethod
     def _apply(ctx, out, src, dim, index, alpha, mode):
-        if not out.flags.writeable:
+        if not getattr(out.flags, "writeable", True) or any(
+            st == 0 and sh > 1 for sh, st in zip(out.shape, out.strides)
+        ):
             raise RuntimeError(_OVERLAP_MSG)
         xp = ctx.xp
         o = out if out.ndim else out.reshape(1)

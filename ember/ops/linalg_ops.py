@@ -746,7 +746,12 @@ class Cholesky(Op):
     @staticmethod
     def forward(ctx, a, upper=False):
         try:
-            out = ctx.xp.linalg.cholesky(a, upper=upper)
+            if ctx.xp.__name__ == "numpy":
+                out = ctx.xp.linalg.cholesky(a, upper=upper)
+            else:  # CuPy's cholesky has no `upper`: U = L^H
+                out = ctx.xp.linalg.cholesky(a)
+                if upper:
+                    out = ctx.xp.ascontiguousarray(ctx.xp.swapaxes(out, -1, -2).conj())
         except np.linalg.LinAlgError:
             i, info = _lapack_failure(ctx.be, a, "potrf") or (0, 0)
             raise LinAlgError(

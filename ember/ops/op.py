@@ -34,11 +34,12 @@ class Op:
     """Base of the op table. See the module docstring for the contract."""
 
     promote = NONE
-    upcast_half = False  # compute float16/bfloat16 in float32 and round once, as torch does
+    upcast_half = False  # compute float16/bfloat16 in float32 and round once, as torch does ("cpu": only on CPU)
     is_view = False  # True: output aliases input 0; "maybe": a view when the output shares input 0's memory
     differentiable = True
     nondiff_outputs: tuple = ()  # indices of outputs that never carry gradients (e.g. argmax indices)
     cross_device = False  # inputs may live on different devices (copy_)
+    host_kwargs = False  # keep NumPy arrays in kwargs on the host (else dispatch moves them to the op's device)
     tensor_attrs = False  # kwargs may hold Tensors (converted to arrays, never differentiated)
     node_name: str | None = None
     forward_inplace = (

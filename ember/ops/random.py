@@ -40,6 +40,11 @@ def _gen(generator, device) -> Generator:
         return default_generator_for(device)
     if not isinstance(generator, Generator):
         raise TypeError(f"expected a Generator, got {type(generator).__name__}")
+    dev = device if hasattr(device, "type") else None
+    if dev is not None and generator.device.type != dev.type:
+        raise RuntimeError(
+            f"Expected a '{dev.type}' device type for generator but found '{generator.device.type}'"
+        )
     return generator
 
 
@@ -363,6 +368,8 @@ class Multinomial(Op):
     @staticmethod
     def forward(ctx, probs, num_samples=1, replacement=False, generator=None):
         rng = generator._engine
+        if ctx.xp.__name__ != "numpy":
+            return Multinomial._on_device(ctx.xp, rng, probs, num_samples, replacement)
         p = np.asarray(ctx.be.to_numpy(probs), dtype=np.float64)
         squeeze = p.ndim == 1
         p2 = p.reshape(1, -1) if squeeze else p
@@ -378,6 +385,25 @@ class Multinomial(Op):
                     keys = np.where(w > 0, np.log(w) - np.log(-np.log(rng.random(len(w)))), -np.inf)
                 out[r] = np.argsort(-keys, kind="stable")[:num_samples]
         return ctx.be.from_numpy(out[0] if squeeze else out, None)
+
+    @staticmethod
+    def _on_device(xp, rng, probs, num_samples, replacement):
+        """All rows at once on the GPU: inverse-CDF draws with replacement, Gumbel top-k without."""
+        p = probs.astype(xp.float64)
+        squeeze = p.ndim == 1
+        p2 = p.reshape(1, -1) if squeeze else p
+        w = p2 / p2.sum(-1, keepdims=True)
+        if replacement:
+            cdf = xp.cumsum(w, -1)
+            u = rng.random((p2.shape[0], num_samples))
+            out = (u[:, :, None] >= cdf[:, None, :]).sum(-1)
+            out = xp.minimum(out, p2.shape[1] - 1)
+        else:
+            u = rng.random(p2.shape)
+            keys = xp.where(w > 0, xp.log(w) - xp.log(-xp.log(u)), -xp.inf)
+            out = xp.argsort(-keys, axis=-1)[:, :num_samples]
+        out = out.astype(xp.int64)
+        return out[0] if squeeze else out
 
 
 def multinomial(input, num_samples, replacement=False, *, generator=None, out=None) -> Tensor:

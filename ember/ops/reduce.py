@@ -15,7 +15,7 @@ from .. import _dtype as D
 from .. import return_types as RT
 from .._tensor import Tensor, _wrap_dim
 from ._dispatch import dispatch
-from .op import Op
+from .op import SAME, Op
 
 _HALF_NP = (np.dtype(np.float16), D.bfloat16.np)
 
@@ -479,6 +479,7 @@ def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 class Logsumexp(Op):
+    promote = SAME
     upcast_half = True
 
     @staticmethod

@@ -375,7 +375,8 @@ class AsStrided(Op):
         ctx.geom = (storage.size, in_geom, (size, stride, offset))
         out = be.as_strided(storage, size, tuple(s * isz for s in stride), offset * isz)
         if any(st == 0 and sz > 1 for sz, st in zip(size, stride)):
-            out.flags.writeable = False  # internal overlap: in-place writes are refused, as in torch
+            if hasattr(out.flags, "writeable"):  # NumPy; CuPy has no read-only arrays (dispatch checks strides)
+                out.flags.writeable = False  # internal overlap: in-place writes are refused, as in torch
         return out
 
     @staticmethod
@@ -417,7 +418,14 @@ class _StorageScatter(Op):
         z = ctx.xp.zeros(max(numel, 1), dtype=g.dtype)
         win = be.as_strided(z, size, tuple(s * isz for s in stride), offset * isz)
         if _overlapping(size, stride):
-            be.add_at(win, (), g)
+            if ctx.xp.__name__ == "numpy":
+                be.add_at(win, (), g)
+            else:  # a GPU scatter through an overlapping view races: scatter to flat storage positions
+                xp = ctx.xp
+                pos = xp.full(size, offset, dtype=xp.int64)
+                for d, (n, st) in enumerate(zip(size, stride)):
+                    pos += xp.arange(n, dtype=xp.int64).reshape((1,) * d + (n,) + (1,) * (len(size) - d - 1)) * st
+                be.add_at(z, pos.reshape(-1), xp.ascontiguousarray(g).reshape(-1))
         else:
             win[...] = g
         return z

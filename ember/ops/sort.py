@@ -289,10 +289,10 @@ class Mode(_Selecting):
         new = xp.ones(s.shape, dtype=bool)
         new[:, 1:] = s[:, 1:] != s[:, :-1]
         pos = xp.arange(n)
-        start = xp.maximum.accumulate(xp.where(new, pos, 0), axis=-1)
+        start = ctx.be.accumulate(xp.maximum, xp.where(new, pos, 0), -1)
         last = xp.ones(s.shape, dtype=bool)
         last[:, :-1] = new[:, 1:]
-        end = xp.flip(xp.minimum.accumulate(xp.flip(xp.where(last, pos, n), -1), axis=-1), -1)
+        end = xp.flip(ctx.be.accumulate(xp.minimum, xp.flip(xp.where(last, pos, n), -1), -1), -1)
         best = xp.argmax(end - start, axis=-1)
         rows = xp.arange(w.shape[0])
         idx = order[rows, end[rows, best]].astype(np.int64)

@@ -167,12 +167,12 @@ def test_sdpa_dropout_matches_composition_with_same_keep_mask():
     ember.manual_seed(7)
     keep = ember.rand(2, 3, 4, 4) >= p
     ref = _scaled_dot_product_attention_math(q, k, v, dropout_p=p, keep=keep)
-    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), ref.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
     g = ember.randn(*out.shape)
     ga = ember.autograd.grad(out, (q, k, v), g)
     gb = ember.autograd.grad(ref, (q, k, v), g)
     for a, b in zip(ga, gb):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.cpu().numpy(), b.cpu().numpy(), rtol=1e-4, atol=1e-5)
     assert 0.2 < float((~keep).float().mean()) < 0.6
 
 
@@ -195,10 +195,10 @@ def test_sdpa_fused_matches_math_composition(kw):
         kw["attn_mask"] = ember.tensor(rng.standard_normal((2, 1, 5, 5)))
     out = ember.nn.functional.scaled_dot_product_attention(q, k, v, **kw)
     ref = _scaled_dot_product_attention_math(q, k, v, **kw)
-    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), ref.detach().cpu().numpy(), rtol=1e-12, atol=1e-12)
     g = ember.tensor(rng.standard_normal(tuple(out.shape)))
     for a, b in zip(ember.autograd.grad(out, (q, k, v), g), ember.autograd.grad(ref, (q, k, v), g)):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.cpu().numpy(), b.cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------ SDPA gradcheck
@@ -485,7 +485,7 @@ def test_mha_train_dropout_weights_are_scaled_or_zero():
     _, w_eval = layer(q, q, q, average_attn_weights=False)
     layer.train()
     _, w_train = layer(q, q, q, average_attn_weights=False)
-    we, wt = w_eval.detach().numpy(), w_train.detach().numpy()
+    we, wt = w_eval.detach().cpu().numpy(), w_train.detach().cpu().numpy()
     kept = wt != 0
     assert 0 < kept.mean() < 1
     np.testing.assert_allclose(wt[kept], 2 * we[kept], rtol=1e-5)
@@ -501,7 +501,7 @@ def test_mha_repr_and_keys():
 def test_mha_default_init():
     m = ember.nn.MultiheadAttention(16, 4, add_bias_kv=True)
     bound = math.sqrt(6.0 / (16 + 48))
-    w = m.in_proj_weight.detach().numpy()
+    w = m.in_proj_weight.detach().cpu().numpy()
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.8 * bound
     assert float(m.in_proj_bias.abs().sum()) == 0.0 and float(m.out_proj.bias.abs().sum()) == 0.0
     assert type(m.out_proj).__name__ == "NonDynamicallyQuantizableLinear"

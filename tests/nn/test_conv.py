@@ -282,14 +282,14 @@ def _check_random_config(n, cg, groups, og, h, w, k, stride, dil, pad):
     kw = {"stride": stride, "padding": pad, "dilation": dil, "groups": groups}
     e = ember.nn.functional.conv2d(ember.tensor(x), ember.tensor(wt), **kw)
     t = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(wt), **kw)
-    np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(e.cpu().numpy(), t.cpu().numpy(), rtol=1e-9, atol=1e-9)
     wt2 = rng.standard_normal((cg * groups, og) + k)
     if all(
         (s - 1) * st_ - 2 * p + d * (kk - 1) + 1 > 0 for s, st_, p, d, kk in zip((h, w), stride, pad, dil, k)
     ):
         e = ember.nn.functional.conv_transpose2d(ember.tensor(x), ember.tensor(wt2), **kw)
         t = torch.nn.functional.conv_transpose2d(torch.tensor(x), torch.tensor(wt2), **kw)
-        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(e.cpu().numpy(), t.cpu().numpy(), rtol=1e-9, atol=1e-9)
 
 
 # ------------------------------------------------------------------------------------------ errors
@@ -474,7 +474,7 @@ def test_conv_default_init(make):
     ember.manual_seed(0)
     layer = make(ember.nn)
     ref = make(torch.nn)
-    w = layer.weight.detach().numpy()
+    w = layer.weight.detach().cpu().numpy()
     assert tuple(layer.weight.shape) == tuple(ref.weight.shape)
     fan_in = w.shape[1] * math.prod(w.shape[2:])
     bound = 1 / math.sqrt(fan_in)
@@ -482,7 +482,7 @@ def test_conv_default_init(make):
     assert abs(w.std() - bound / math.sqrt(3)) < 0.15 * bound
     assert abs(w.mean()) < 0.1 * bound
     if ref.bias is not None:
-        b = layer.bias.detach().numpy()
+        b = layer.bias.detach().cpu().numpy()
         assert b.shape == tuple(ref.bias.shape) and np.abs(b).max() <= bound + 1e-7
     else:
         assert layer.bias is None

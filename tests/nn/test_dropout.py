@@ -37,12 +37,12 @@ def test_dropout_statistics_scale_and_grad(p, dtype):
     mask = y.detach() != 0
     frac = 1 - float(mask.float().mean())
     assert abs(frac - p) < 4 * math.sqrt(p * (1 - p) / x.numel()) + 1e-3
-    kept = mask.numpy()
-    np.testing.assert_allclose(y.detach().numpy()[kept], x.detach().numpy()[kept] / (1 - p), rtol=1e-6)
+    kept = mask.cpu().numpy()
+    np.testing.assert_allclose(y.detach().cpu().numpy()[kept], x.detach().cpu().numpy()[kept] / (1 - p), rtol=1e-6)
     assert y.dtype == dtype
     g = ember.randn(200, 100, dtype=dtype)
     (gx,) = ember.autograd.grad(y, x, g)
-    np.testing.assert_allclose(gx.numpy(), (g * mask.to(dtype) / (1 - p)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gx.cpu().numpy(), (g * mask.to(dtype) / (1 - p)).cpu().numpy(), rtol=1e-6)
 
 
 @pytest.mark.parametrize("fn", ["dropout1d", "dropout2d", "dropout3d"])
@@ -51,15 +51,15 @@ def test_channel_dropout_masks_whole_channels(fn, p):
     ember.manual_seed(1)
     x = _x(SHAPE[fn])
     y = getattr(F, fn)(x, p)
-    flat = y.detach().numpy().reshape(x.shape[0], x.shape[1], -1)
+    flat = y.detach().cpu().numpy().reshape(x.shape[0], x.shape[1], -1)
     zero = (flat == 0).all(-1)
     assert ((flat != 0).all(-1) | zero).all(), "a channel is partly dropped"
     assert abs(zero.mean() - p) < 4 * math.sqrt(p * (1 - p) / zero.size) + 1e-3
-    scale = flat / x.detach().numpy().reshape(flat.shape)
+    scale = flat / x.detach().cpu().numpy().reshape(flat.shape)
     np.testing.assert_allclose(scale[~zero], 1 / (1 - p), rtol=1e-5)
     g = ember.randn(*x.shape)
     (gx,) = ember.autograd.grad(y, x, g)
-    np.testing.assert_allclose(gx.numpy(), g.numpy() * scale.reshape(x.shape), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gx.cpu().numpy(), g.cpu().numpy() * scale.reshape(x.shape), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("fn,shape", [("dropout1d", (5, 7)), ("dropout3d", (5, 2, 2, 3))])
@@ -68,7 +68,7 @@ def test_channel_dropout_unbatched(fn, shape):
     x = _x(shape)
     y = getattr(F, fn)(x, 0.5)
     assert tuple(y.shape) == shape
-    flat = y.detach().numpy().reshape(shape[0], -1)
+    flat = y.detach().cpu().numpy().reshape(shape[0], -1)
     assert ((flat == 0).all(-1) | (flat != 0).all(-1)).all()
 
 
@@ -81,14 +81,14 @@ def test_alpha_dropout_affine_structure(fn, p):
     b_drop = -alpha * a + alpha * a * p  # value a dropped unit takes
     x = _x(SHAPE[fn], ember.float64)
     y = getattr(F, fn)(x, p, training=True)
-    yn, xn = y.detach().numpy(), x.detach().numpy()
+    yn, xn = y.detach().cpu().numpy(), x.detach().cpu().numpy()
     dropped = np.isclose(yn, b_drop)
     kept_ok = np.isclose(yn, xn * a + alpha * a * p)
     assert (dropped | kept_ok).all()
     assert abs(dropped.mean() - p) < 0.05
     g = ember.randn(*x.shape, dtype=ember.float64)
     (gx,) = ember.autograd.grad(y, x, g)
-    np.testing.assert_allclose(gx.numpy(), g.numpy() * np.where(dropped, 0.0, a), rtol=1e-10)
+    np.testing.assert_allclose(gx.cpu().numpy(), g.cpu().numpy() * np.where(dropped, 0.0, a), rtol=1e-10)
     # SELU-normalised input keeps (approximately) zero mean and unit variance
     z = ember.randn(400, 100, dtype=ember.float64)
     out = F.alpha_dropout(z, p, training=True)
@@ -108,7 +108,7 @@ def test_p1_zeroes_everything(fn):
     # p == 1: input * 0 (gradient 0), as torch; nan stays nan
     parity(lambda t, x: getattr(t.nn.functional, fn)(x, 1.0, training=True), rand(*SHAPE[fn]))
     x = ember.tensor([[float("nan"), 1.0], [2.0, 3.0]])
-    assert np.isnan(F.dropout(x, 1.0).numpy()[0, 0])
+    assert np.isnan(F.dropout(x, 1.0).cpu().numpy()[0, 0])
 
 
 @pytest.mark.parametrize(
@@ -122,8 +122,8 @@ def test_inplace(fn):
     ref = getattr(F, fn)(base, 0.4, training=True)
     ember.manual_seed(5)
     out = getattr(F, fn)(x, 0.4, training=True, inplace=True)
-    assert out is x or out._data.base is x._data or np.shares_memory(out.numpy(), x.numpy())
-    np.testing.assert_allclose(x.numpy(), ref.numpy(), rtol=1e-6)
+    assert out is x or out._data.base is x._data or np.shares_memory(out.cpu().numpy(), x.cpu().numpy())
+    np.testing.assert_allclose(x.cpu().numpy(), ref.cpu().numpy(), rtol=1e-6)
 
 
 def test_inplace_on_leaf_requiring_grad_raises():
@@ -134,7 +134,7 @@ def test_inplace_on_leaf_requiring_grad_raises():
     h = x * 1
     y = F.dropout(h, 0.5, inplace=True)
     (gx,) = ember.autograd.grad(y.sum(), x)
-    np.testing.assert_allclose(gx.numpy(), (y.detach() != 0).float().numpy() * 2.0)
+    np.testing.assert_allclose(gx.cpu().numpy(), (y.detach() != 0).float().cpu().numpy() * 2.0)
 
 
 def test_reproducible_with_manual_seed_and_generator_state():
@@ -142,13 +142,13 @@ def test_reproducible_with_manual_seed_and_generator_state():
     a = F.dropout(ember.ones(50, 50), 0.5)
     ember.manual_seed(123)
     b = F.dropout(ember.ones(50, 50), 0.5)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy())
     state = ember.get_rng_state()
     c = F.dropout2d(ember.ones(4, 8, 3, 3), 0.5)
     ember.set_rng_state(state)
     d = F.dropout2d(ember.ones(4, 8, 3, 3), 0.5)
-    np.testing.assert_array_equal(c.numpy(), d.numpy())
-    assert not np.array_equal(F.dropout(ember.ones(50, 50), 0.5).numpy(), a.numpy())  # the stream moves on
+    np.testing.assert_array_equal(c.cpu().numpy(), d.cpu().numpy())
+    assert not np.array_equal(F.dropout(ember.ones(50, 50), 0.5).cpu().numpy(), a.cpu().numpy())  # the stream moves on
 
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
@@ -157,7 +157,7 @@ def test_half_precision(dtype):
     x = ember.ones(100, 100, dtype=getattr(ember, dtype))
     y = F.dropout(x, 0.5)
     assert y.dtype == x.dtype
-    vals = set(np.unique(y.float().numpy()).tolist())
+    vals = set(np.unique(y.float().cpu().numpy()).tolist())
     assert vals == {0.0, 2.0}
 
 
@@ -216,9 +216,9 @@ def test_module_train_statistics(name):
     if "Alpha" in name:
         alpha = 1.7580993408473766
         a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
-        dropped = np.isclose(y.numpy(), -alpha * a * (1 - p))
+        dropped = np.isclose(y.cpu().numpy(), -alpha * a * (1 - p))
     else:
-        dropped = y.numpy() == 0
+        dropped = y.cpu().numpy() == 0
     assert 0.3 < dropped.mean() < 0.7
     m.eval()
     assert m(x) is x

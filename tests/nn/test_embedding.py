@@ -48,8 +48,8 @@ def test_embedding_gradient_is_scatter_add():
     g = ember.arange(12.0).reshape(2, 3, 2)
     (gw,) = ember.autograd.grad(y, w, g)
     expect = np.zeros((5, 2))
-    np.add.at(expect, i.numpy().reshape(-1), g.numpy().reshape(-1, 2))
-    np.testing.assert_array_equal(gw.numpy(), expect)
+    np.add.at(expect, i.cpu().numpy().reshape(-1), g.cpu().numpy().reshape(-1, 2))
+    np.testing.assert_array_equal(gw.cpu().numpy(), expect)
     assert type(y.grad_fn).__name__ == "EmbeddingBackward0"
 
 
@@ -60,9 +60,9 @@ def test_embedding_large_backward_matches_add_at():
     g = ember.randn(64, 50, 16)
     (gw,) = ember.autograd.grad(F.embedding(ember.tensor(i), w, padding_idx=7), w, g)
     expect = np.zeros((300, 16), np.float64)
-    np.add.at(expect, i.reshape(-1), g.numpy().reshape(-1, 16).astype(np.float64))
+    np.add.at(expect, i.reshape(-1), g.cpu().numpy().reshape(-1, 16).astype(np.float64))
     expect[7] = 0
-    np.testing.assert_allclose(gw.numpy(), expect, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gw.cpu().numpy(), expect, rtol=1e-5, atol=1e-5)
 
 
 def test_embedding_gradchecks():
@@ -88,13 +88,13 @@ def test_embedding_max_norm_renormalises_in_place(norm_type, max_norm):
 
 def test_embedding_max_norm_leaf_weight():
     ew = ember.randn(6, 3) * 3
-    tw = torch.tensor(ew.numpy())
+    tw = torch.tensor(ew.cpu().numpy())
     i = np.array([[0, 1, 1], [5, 2, 0]])
     F.embedding(ember.tensor(i), ew, max_norm=1.0)
     torch.nn.functional.embedding(torch.tensor(i), tw, max_norm=1.0)
-    np.testing.assert_allclose(ew.numpy(), tw.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ew.cpu().numpy(), tw.cpu().numpy(), rtol=1e-6)
     untouched = [3, 4]
-    norms = np.linalg.norm(ew.numpy(), axis=1)
+    norms = np.linalg.norm(ew.cpu().numpy(), axis=1)
     assert (norms[[0, 1, 2, 5]] <= 1.0 + 1e-6).all() and (norms[untouched] > 0).all()
 
 
@@ -176,7 +176,7 @@ def test_embedding_repr(kw):
 def test_embedding_init():
     ember.manual_seed(0)
     e = ember.nn.Embedding(2000, 50, padding_idx=3)
-    w = e.weight.detach().numpy()
+    w = e.weight.detach().cpu().numpy()
     assert (w[3] == 0).all()
     rest = np.delete(w, 3, axis=0)
     assert abs(rest.mean()) < 0.01 and abs(rest.std() - 1) < 0.01  # N(0, 1)
@@ -189,14 +189,14 @@ def test_embedding_from_pretrained():
     w = ember.randn(4, 3)
     e = ember.nn.Embedding.from_pretrained(w)
     assert not e.weight.requires_grad and e.num_embeddings == 4 and e.embedding_dim == 3
-    np.testing.assert_array_equal(e(ember.tensor([2, 0])).numpy(), w.numpy()[[2, 0]])
+    np.testing.assert_array_equal(e(ember.tensor([2, 0])).cpu().numpy(), w.cpu().numpy()[[2, 0]])
     e2 = ember.nn.Embedding.from_pretrained(w, freeze=False, padding_idx=1)
     assert e2.weight.requires_grad and e2.padding_idx == 1
-    assert (e2.weight.detach().numpy()[1] == w.numpy()[1]).all()  # from_pretrained keeps the padding row
+    assert (e2.weight.detach().cpu().numpy()[1] == w.cpu().numpy()[1]).all()  # from_pretrained keeps the padding row
     out = e2(ember.tensor([1, 2, 1]))
     out.sum().backward()
-    assert (e2.weight.grad.numpy()[1] == 0).all() and (e2.weight.grad.numpy()[2] == 1).all()
-    tw = torch.tensor(w.numpy())
+    assert (e2.weight.grad.cpu().numpy()[1] == 0).all() and (e2.weight.grad.cpu().numpy()[2] == 1).all()
+    tw = torch.tensor(w.cpu().numpy())
     assert repr(ember.nn.Embedding.from_pretrained(w, padding_idx=1)) == repr(
         torch.nn.Embedding.from_pretrained(tw, padding_idx=1)
     )

@@ -11,7 +11,7 @@ from tests.helpers import assert_close
 
 
 def _stats(t):
-    a = t.detach().numpy().astype(np.float64)
+    a = t.detach().cpu().numpy().astype(np.float64)
     return a.mean(), a.std(), a.min(), a.max()
 
 
@@ -121,4 +121,4 @@ def test_checkpoint_matches_plain_backward_and_rng():
         out.sum().backward()
         res[use_ckpt] = (out.detach(), w.grad, x.grad)
     for a, b in zip(res[False], res[True]):
-        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(a.cpu().numpy(), b.cpu().numpy(), rtol=1e-6)

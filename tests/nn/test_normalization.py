@@ -98,9 +98,9 @@ def test_layer_norm_fused_matches_composition():
     g = ember.randn(6, 10, dtype=ember.float64)
     fused = F.layer_norm(x, (10,), w, b)
     ref = _layer_norm_reference(x, (10,), w, b)
-    np.testing.assert_allclose(fused.detach().numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused.detach().cpu().numpy(), ref.detach().cpu().numpy(), rtol=1e-12, atol=1e-12)
     for a, c in zip(ember.autograd.grad(fused, [x, w, b], g), ember.autograd.grad(ref, [x, w, b], g)):
-        np.testing.assert_allclose(a.numpy(), c.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a.cpu().numpy(), c.cpu().numpy(), rtol=1e-10, atol=1e-12)
     assert type(fused.grad_fn).__name__ == "NativeLayerNormBackward0"
 
 

@@ -204,9 +204,9 @@ def test_cell_unrolled_matches_lstm_layer():
         h, c = cell(x[t], (h, c))
         steps.append(h)
     np.testing.assert_allclose(
-        ember.stack(steps).detach().numpy(), out.detach().numpy(), rtol=1e-5, atol=1e-6
+        ember.stack(steps).detach().cpu().numpy(), out.detach().cpu().numpy(), rtol=1e-5, atol=1e-6
     )
-    np.testing.assert_allclose(c.detach().numpy(), cn[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(c.detach().cpu().numpy(), cn[0].detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------ gradcheck
@@ -285,13 +285,13 @@ def test_fused_layer_matches_composition(mode):
         ref = _layer_math(mode, x, h0, c0, w, b, None, bs, reverse)
         outs = [(f, r) for f, r in zip(fused, ref) if r is not None]
         for f, r in outs:
-            np.testing.assert_allclose(f.detach().numpy(), r.detach().numpy(), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(f.detach().cpu().numpy(), r.detach().cpu().numpy(), rtol=1e-12, atol=1e-12)
         cots = [ember.tensor(rng.standard_normal(tuple(r.shape))) for _, r in outs]
         wrt = [a for a in (x, h0, c0, w, b) if a is not None]
         ga = ember.autograd.grad([f for f, _ in outs], wrt, cots)
         gb = ember.autograd.grad([r for _, r in outs], wrt, cots)
         for a, b_ in zip(ga, gb):
-            np.testing.assert_allclose(a.numpy(), b_.numpy(), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(a.cpu().numpy(), b_.cpu().numpy(), rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
@@ -356,7 +356,7 @@ def test_default_init_bounds(cls):
     m = getattr(ember.nn, cls)(10, 16)
     bound = 1 / math.sqrt(16)
     for p in m.parameters():
-        a = p.detach().numpy()
+        a = p.detach().cpu().numpy()
         assert np.abs(a).max() <= bound
         assert a.std() > 0.4 * bound  # U(-b, b) has std b / sqrt(3)
 
@@ -377,9 +377,9 @@ def test_dropout_train_mode_is_random_and_seeded():
     c, _ = m(x)
     m.eval()
     d, _ = m(x)
-    np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
-    assert not np.allclose(a.detach().numpy(), c.detach().numpy())
-    assert not np.allclose(a.detach().numpy(), d.detach().numpy())
+    np.testing.assert_array_equal(a.detach().cpu().numpy(), b.detach().cpu().numpy())
+    assert not np.allclose(a.detach().cpu().numpy(), c.detach().cpu().numpy())
+    assert not np.allclose(a.detach().cpu().numpy(), d.detach().cpu().numpy())
 
 
 def _raises(ctor, call, *specs, match=None):

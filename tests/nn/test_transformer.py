@@ -121,7 +121,7 @@ def test_encoder_layer_dropout_train_differs_from_eval():
     a = layer(x)
     layer.eval()
     b = layer(x)
-    assert not np.allclose(a.detach().numpy(), b.detach().numpy())
+    assert not np.allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy())
 
 
 # ------------------------------------------------------------------------------------------ decoder layer
@@ -212,7 +212,7 @@ def test_encoder_stack_layers_are_copies():
     enc = ember.nn.TransformerEncoder(layer, num_layers=3)
     ws = [m.linear1.weight for m in enc.layers]
     assert ws[0] is not ws[1] and ws[0] is not layer.linear1.weight
-    np.testing.assert_array_equal(ws[0].detach().numpy(), ws[2].detach().numpy())
+    np.testing.assert_array_equal(ws[0].detach().cpu().numpy(), ws[2].detach().cpu().numpy())
     assert len(list(enc.parameters())) == 3 * len(list(layer.parameters()))
 
 
@@ -241,7 +241,7 @@ def test_encoder_inference_nested_tensor_path(pad, with_norm):
         return nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(D_MODEL) if with_norm else None).eval()
 
     t_enc, e_enc = make(torch.nn), make(ember.nn)
-    e_enc.load_state_dict({k: ember.tensor(v.numpy()) for k, v in t_enc.state_dict().items()})
+    e_enc.load_state_dict({k: ember.tensor(v.cpu().numpy()) for k, v in t_enc.state_dict().items()})
 
     def fn(lib, x, m):
         with lib.no_grad():
@@ -353,7 +353,7 @@ def test_repr_of_repeated_layers():
 
 def test_transformer_init_xavier():
     m = ember.nn.Transformer(16, 2, 1, 1, 32)
-    w = m.encoder.layers[0].linear1.weight.detach().numpy()  # (32, 16): xavier bound sqrt(6 / 48)
+    w = m.encoder.layers[0].linear1.weight.detach().cpu().numpy()  # (32, 16): xavier bound sqrt(6 / 48)
     assert np.abs(w).max() <= math.sqrt(6 / 48) and np.abs(w).max() > 0.8 * math.sqrt(6 / 48)
     assert float(m.encoder.layers[0].self_attn.in_proj_bias.abs().sum()) == 0.0
 

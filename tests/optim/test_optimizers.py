@@ -52,7 +52,7 @@ def _params(lib, kind, init=None, dtype="float64"):
 
 
 def _np(t):
-    return t.detach().cpu().numpy().copy() if isinstance(t, torch.Tensor) else t.detach().numpy().copy()
+    return t.detach().cpu().numpy().copy() if isinstance(t, torch.Tensor) else t.detach().cpu().numpy().copy()
 
 
 def _train(lib, make, kind, steps, ps=None, opt=None, dtype="float64"):
@@ -116,7 +116,7 @@ def _assert_plain_equal(e, t, path="sd", rtol=1e-9, atol=1e-11):
 
 def _torch_sd_to_ember(obj):
     if isinstance(obj, torch.Tensor):
-        return ember.tensor(obj.detach().numpy().copy(), dtype=getattr(ember, str(obj.dtype).split(".")[-1]))
+        return ember.tensor(obj.detach().cpu().numpy().copy(), dtype=getattr(ember, str(obj.dtype).split(".")[-1]))
     if isinstance(obj, dict):
         return {k: _torch_sd_to_ember(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

@@ -40,7 +40,7 @@ class _Linear(Op):
 
     node_name = "AddmmBackward0"
     promote = SAME
-    upcast_half = True
+    upcast_half = "cpu"
 
     @staticmethod
     def forward(ctx, x, w, b):
@@ -48,7 +48,7 @@ class _Linear(Op):
         ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
         out = ctx.be.matmul(x, w.T)
         if b is not None:
-            out += b
+            out += b.astype(out.dtype, copy=False)
         return out
 
     @staticmethod

@@ -16,6 +16,7 @@ import numpy as np
 from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor, _wrap
+from ...backend import get_backend
 from ...ops._dispatch import dispatch
 from ...ops.op import SAME, Op
 from .conv import _padded, _spatial
@@ -207,7 +208,7 @@ def _flat_indices(xp, arg, geom):
     a = arg.astype(np.int64)
     for j in range(d):
         kk = (a // math.prod(k[j + 1 :])) % k[j]
-        pos = _grid(j, d, np.arange(Og[j]) * s[j] - p[j]) + kk * dl[j]
+        pos = _grid(j, d, xp.arange(Og[j]) * s[j] - p[j]) + kk * dl[j]
         idx += pos * math.prod(S[j + 1 :])
     return idx
 
@@ -610,14 +611,15 @@ def _adaptive_max_indices(xp, a, osz):
         kmax = int((end - start).max())
         taps = start[:, None] + np.arange(kmax)[None, :]
         valid = taps < end[:, None]
-        taps = np.minimum(taps, S[j] - 1)
+        taps = xp.asarray(np.minimum(taps, S[j] - 1))
+        valid = xp.asarray(valid)
         v = xp.moveaxis(xp.take(vals, taps, axis=ax), ax + 1, -1)  # (..., out_j, ..., kmax)
         mask = valid.reshape((osz[j],) + (1,) * (vals.ndim - ax - 1) + (kmax,))
         v = xp.where(mask, v, -xp.inf)
         choose = _argmax_last_nan(xp, v)
         vals = xp.take_along_axis(v, choose[..., None], -1)[..., 0]
-        og = np.arange(osz[j]).reshape((-1,) + (1,) * (vals.ndim - ax - 1))
-        pos = xp.asarray(taps)[og, choose]
+        og = xp.arange(osz[j]).reshape((-1,) + (1,) * (vals.ndim - ax - 1))
+        pos = taps[og, choose]
         contrib = pos * math.prod(S[j + 1 :])
         if flat is not None:
             ft = xp.moveaxis(xp.take(flat, taps, axis=ax), ax + 1, -1)
@@ -634,10 +636,11 @@ def _adaptive_max(input, output_size, return_indices, d: int, fn: str):
         geom = (k, k, (1,) * d, (0,) * d, S, osz)
         out, idx = dispatch(_MaxPool, (x,), {"geom": geom, "want_indices": True})
     else:
+        xp = get_backend(x._device).xp
         if any(o == 0 for o in osz):
-            flat = np.zeros(tuple(x.shape[:2]) + osz, dtype=np.int64)
+            flat = xp.zeros(tuple(x.shape[:2]) + osz, dtype=np.int64)
         else:
-            flat = _adaptive_max_indices(np, x.detach()._data, osz)
+            flat = _adaptive_max_indices(xp, x.detach()._data, osz)
         idx = _wrap(flat, D.int64, x.device)
         n, c = x.shape[:2]
         out = x.reshape(n, c, math.prod(S)).gather(2, idx.reshape(n, c, math.prod(osz))).reshape((n, c) + osz)

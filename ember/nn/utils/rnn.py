@@ -160,7 +160,7 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False, enfo
         )
     index, batch_sizes = _pack_index(lens, t_in, batch_first)
     data = input[index]
-    return PackedSequence(data, O.tensor(batch_sizes, dtype=D.int64), sorted_indices, None)
+    return PackedSequence(data, O.tensor(batch_sizes, dtype=D.int64, device="cpu"), sorted_indices, None)
 
 
 def pad_packed_sequence(sequence, batch_first: bool = False, padding_value: float = 0.0, total_length=None):

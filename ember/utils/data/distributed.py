@@ -52,7 +52,7 @@ class DistributedSampler(Sampler):
             from ...ops import randperm
 
             indices = randperm(
-                len(self.dataset), generator=_private_generator(self.seed + self.epoch)
+                len(self.dataset), device="cpu", generator=_private_generator(self.seed + self.epoch)
             ).tolist()
         else:
             indices = list(range(len(self.dataset)))

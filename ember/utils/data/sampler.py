@@ -79,14 +79,14 @@ class RandomSampler(Sampler[int]):
         generator = self.generator if self.generator is not None else _private_generator(_int64_seed())
         if self.replacement:
             for _ in range(self.num_samples // 32):
-                yield from randint(high=n, size=(32,), dtype=D.int64, generator=generator).tolist()
+                yield from randint(high=n, size=(32,), dtype=D.int64, device="cpu", generator=generator).tolist()
             yield from randint(
-                high=n, size=(self.num_samples % 32,), dtype=D.int64, generator=generator
+                high=n, size=(self.num_samples % 32,), dtype=D.int64, device="cpu", generator=generator
             ).tolist()
         else:
             for _ in range(self.num_samples // n):
-                yield from randperm(n, generator=generator).tolist()
-            yield from randperm(n, generator=generator).tolist()[: self.num_samples % n]
+                yield from randperm(n, device="cpu", generator=generator).tolist()
+            yield from randperm(n, device="cpu", generator=generator).tolist()[: self.num_samples % n]
 
     def __len__(self) -> int:
         return self.num_samples
@@ -102,7 +102,7 @@ class SubsetRandomSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         from ...ops import randperm
 
-        for i in randperm(len(self.indices), generator=self.generator).tolist():
+        for i in randperm(len(self.indices), device="cpu", generator=self.generator).tolist():
             yield self.indices[i]
 
     def __len__(self) -> int:
@@ -124,7 +124,7 @@ class WeightedRandomSampler(Sampler[int]):
             )
         if not isinstance(replacement, bool):
             raise ValueError(f"replacement should be a boolean value, but got replacement={replacement}")
-        weights_tensor = as_tensor(weights, dtype=D.float64)
+        weights_tensor = as_tensor(weights, dtype=D.float64, device="cpu")
         if len(weights_tensor.shape) != 1:
             raise ValueError(
                 f"weights should be a 1d sequence but given weights have shape {tuple(weights_tensor.shape)}"

@@ -1,0 +1,87 @@
+"""cuBLAS GEMMs for what cupy.matmul does badly: bfloat16/float16 (any batch shape, float32 accumulation)
+and TF32 float32 products. Row-major C = A @ B is computed as column-major C^T = B^T A^T."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_CUDA_R_16F = 2
+_CUDA_R_16BF = 14
+_CUDA_R_32F = 0
+_COMPUTE_32F = 68
+_COMPUTE_32F_FAST_TF32 = 77
+_GEMM_DEFAULT = -1
+_ONE = np.array(1.0, dtype=np.float32)
+_ZERO = np.array(0.0, dtype=np.float32)
+
+
+def _dtype_code(dt) -> int:
+    if dt == np.float16:
+        return _CUDA_R_16F
+    if dt == np.float32:
+        return _CUDA_R_32F
+    return _CUDA_R_16BF  # ml_dtypes.bfloat16
+
+
+def _gemm_batched(a, b, compute: int):
+    """C[i] = A[i] @ B[i] for C-contiguous (batch, m, k) and (batch, k, n); returns (batch, m, n)."""
+    import cupy
+    from cupy_backends.cuda.libs import cublas
+
+    batch, m, k = a.shape
+    n = b.shape[2]
+    c = cupy.empty((batch, m, n), dtype=a.dtype)
+    if batch == 0 or m == 0 or n == 0:
+        return c
+    if k == 0:
+        c.fill(0)
+        return c
+    dt = _dtype_code(a.dtype)
+    handle = cupy.cuda.device.get_cublas_handle()
+    # column-major view: C^T (n x m) = B^T (n x k) @ A^T (k x m)
+    if batch == 1:
+        cublas.gemmEx(handle, 0, 0, n, m, k, _ONE.ctypes.data, b.data.ptr, dt, n, a.data.ptr, dt, k,
+                      _ZERO.ctypes.data, c.data.ptr, dt, n, compute, _GEMM_DEFAULT)
+    else:
+        cublas.gemmStridedBatchedEx(handle, 0, 0, n, m, k, _ONE.ctypes.data, b.data.ptr, dt, n, k * n,
+                                    a.data.ptr, dt, k, m * k, _ZERO.ctypes.data, c.data.ptr, dt, n, m * n, batch,
+                                    compute, _GEMM_DEFAULT)
+    return c
+
+
+def _matmul_via(a, b, compute: int):
+    """NumPy matmul semantics (1-D promotion, broadcast batch dims) over a cuBLAS batched GEMM."""
+    import cupy
+
+    squeeze_a = a.ndim == 1
+    squeeze_b = b.ndim == 1
+    if squeeze_a:
+        a = a[None, :]
+    if squeeze_b:
+        b = b[:, None]
+    batch_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.ndim == 2 and a.ndim >= 2:  # fold the batch into the rows: one GEMM
+        a2 = cupy.ascontiguousarray(a).reshape(1, -1, k)
+        c = _gemm_batched(a2, cupy.ascontiguousarray(b)[None], compute).reshape(batch_shape + (m, n))
+    else:
+        batch = int(np.prod(batch_shape)) if batch_shape else 1
+        a3 = cupy.ascontiguousarray(cupy.broadcast_to(a, batch_shape + (m, k))).reshape(batch, m, k)
+        b3 = cupy.ascontiguousarray(cupy.broadcast_to(b, batch_shape + (k, n))).reshape(batch, k, n)
+        c = _gemm_batched(a3, b3, compute).reshape(batch_shape + (m, n))
+    if squeeze_a:
+        c = c[..., 0, :]
+    if squeeze_b:
+        c = c[..., 0]
+    return c
+
+
+def half_matmul(a, b):
+    """bfloat16/float16 matmul with float32 accumulation (cuBLAS tensor cores)."""
+    return _matmul_via(a, b, _COMPUTE_32F)
+
+
+def tf32_matmul(a, b):
+    """float32 matmul on TF32 tensor cores (when ember.backends.cuda.matmul.allow_tf32 is set)."""
+    return _matmul_via(a, b, _COMPUTE_32F_FAST_TF32)
