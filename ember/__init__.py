@@ -122,5 +122,22 @@ def compile(
     return model
 
 
-from . import backends, compat, cuda  # noqa: E402
+from . import (  # noqa: E402
+    amp,  # noqa: E402
+    backends,
+    compat,
+    cuda,
+)
+from .cuda import amp as _cuda_amp  # noqa: E402, F401  (ember.cuda.amp, torch.cuda.amp's old spellings)
+from .ops._autocast import (  # noqa: E402
+    autocast,
+    get_autocast_cpu_dtype,
+    get_autocast_dtype,
+    get_autocast_gpu_dtype,
+    is_autocast_available,
+    is_autocast_cpu_enabled,
+    is_autocast_enabled,
+    set_autocast_dtype,
+    set_autocast_enabled,
+)
 from .serialization import load, save  # noqa: E402

@@ -29,9 +29,9 @@ def test_gpt_shapes_names_tying_generate():
     assert abs(loss.item() - np.log(11)) < 0.5
     logits, loss = m(idx)
     assert tuple(logits.shape) == (3, 1, 11) and loss is None
-    out = m.generate(idx[:, :2], 20, temperature=0.9, top_k=5, generator=ember.Generator().manual_seed(1))
+    out = m.generate(idx[:, :2], 20, temperature=0.9, top_k=5, generator=ember.Generator(idx.device).manual_seed(1))
     assert tuple(out.shape) == (3, 22) and int(out.max()) < 11
-    again = m.generate(idx[:, :2], 20, temperature=0.9, top_k=5, generator=ember.Generator().manual_seed(1))
+    again = m.generate(idx[:, :2], 20, temperature=0.9, top_k=5, generator=ember.Generator(idx.device).manual_seed(1))
     assert out.tolist() == again.tolist()
     with pytest.raises(ValueError, match="block_size"):
         m(ember.zeros(1, 17, dtype=ember.int64))

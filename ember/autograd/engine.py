@@ -154,6 +154,16 @@ def _topo_needed(root_nodes, target_nodes):
 
 
 def _execute(roots, grads, retain_graph, create_graph, targets, inputs, capture):
+    from .grad_mode import STATE
+
+    STATE.in_backward += 1
+    try:
+        return _execute_graph(roots, grads, retain_graph, create_graph, targets, inputs, capture)
+    finally:
+        STATE.in_backward -= 1
+
+
+def _execute_graph(roots, grads, retain_graph, create_graph, targets, inputs, capture):
     target_nodes = None if targets is None else {n for n, _ in targets}
     root_nodes = []
     for n, _ in roots:

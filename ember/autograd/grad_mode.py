@@ -11,6 +11,7 @@ class _GradState(threading.local):
     # Class attributes are the per-thread defaults.
     enabled = True
     inference = False
+    in_backward = 0  # > 0 while the engine runs backward functions (autocast stays out of them, as in torch)
 
 
 STATE = _GradState()

@@ -5,9 +5,6 @@ Imported only when a tensor is put on a CUDA device; CPU-only machines never imp
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import numpy as np
 
 
@@ -114,8 +111,49 @@ class CUDABackend:
             step *= 2
         return xp.ascontiguousarray(out)
 
+    _ADD_AT_OK = frozenset("int32 int64 float16 float32 float64 uint32 uint64".split())
+
     def add_at(self, target, index, values) -> None:
-        self._cupyx.scatter_add(target, index, values)
+        """target[index] += values with repeats accumulating (cupyx.scatter_add), widening dtypes it lacks."""
+        cp = self.xp
+        dt = target.dtype
+        if dt.name in self._ADD_AT_OK:
+            self._cupyx.scatter_add(target, index, cp.asarray(values, dtype=dt))
+            return
+        if dt.kind == "c":
+            v = cp.asarray(values, dtype=dt)
+            re, im = target.real.copy(), target.imag.copy()
+            self.add_at(re, index, v.real)
+            self.add_at(im, index, v.imag)
+            target[...] = re + 1j * im
+            return
+        wide = {"f": np.float32, "V": np.float32, "i": np.int64, "u": np.uint64, "b": np.int32}[dt.kind]
+        tmp = target.astype(wide)
+        self._cupyx.scatter_add(tmp, index, cp.asarray(values).astype(wide))
+        target[...] = (tmp != 0) if dt.kind == "b" else tmp.astype(dt)
+
+    def scatter_extreme(self, out, index, values, is_max: bool) -> None:
+        """out[index] = max (min) of out[index] and values, repeats included; NaN wins, as in torch.
+
+        cupyx.scatter_max/min round float64 through float32, so floats use a compare-and-swap kernel of
+        ours (16-bit floats through float32, which is exact for max/min); integers use cupyx."""
+        cp = self.xp
+        dt = out.dtype
+        vals = cp.broadcast_to(cp.asarray(values, dtype=dt), index[0].shape if index else ())
+        if dt.kind in "iub":
+            wide = dt if dt.name in ("int32", "int64", "uint32", "uint64") else np.dtype(np.int64)
+            tmp = out if wide == dt else out.astype(wide)
+            (self._cupyx.scatter_max if is_max else self._cupyx.scatter_min)(tmp, index, vals.astype(wide))
+            if tmp is not out:
+                out[...] = tmp.astype(dt)
+            return
+        work = out if dt in (np.float32, np.float64) else out.astype(np.float32)
+        flat = cp.ravel_multi_index(tuple(cp.asarray(i) for i in index), work.shape) if index else None
+        if flat is None:
+            flat = cp.zeros(vals.shape, dtype=np.int64)
+        _extreme_kernel(work.dtype)(vals.astype(work.dtype), flat.astype(np.int64), is_max, work)
+        if work is not out:
+            out[...] = work.astype(dt)
 
     @staticmethod
     def is_alias(out, a) -> bool:
@@ -148,7 +186,41 @@ class CUDABackend:
 
     # -- random numbers
     def make_rng(self, seed: int, device):
-        return CudaRNG(seed, device)
+        """A Philox4x32-10 counter engine (like torch's CUDA generator): its state is (seed, offset), so
+        reading it changes nothing and restoring it replays the stream exactly."""
+        from .philox import PhiloxEngine
+
+        return PhiloxEngine(seed, 0 if device is None or device.index is None else device.index, xp=self.xp)
+
+
+_EXTREME = {}
+
+
+def _extreme_kernel(dt):
+    """An elementwise kernel: atomically out[t] = better(out[t], v) by compare-and-swap on the bits."""
+    import cupy
+
+    key = np.dtype(dt).name
+    if key not in _EXTREME:
+        ctype, itype, to_bits, from_bits = {
+            "float32": ("float", "unsigned int", "__float_as_uint", "__uint_as_float"),
+            "float64": ("double", "unsigned long long", "__double_as_longlong", "__longlong_as_double"),
+        }[key]
+        code = f"""
+        {itype}* a = ({itype}*)&out[t];
+        {itype} old = *a, assumed;
+        do {{
+            assumed = old;
+            {ctype} cur = {from_bits}(assumed);
+            bool better = (v != v) ? (cur == cur) : (is_max ? v > cur : v < cur);
+            if (!better) break;
+            old = atomicCAS(a, assumed, ({itype}){to_bits}(v));
+        }} while (old != assumed);
+        """
+        _EXTREME[key] = cupy.ElementwiseKernel(
+            f"{ctype} v, int64 t, bool is_max", f"raw {ctype} out", code, name=f"ember_scatter_extreme_{key}"
+        )
+    return _EXTREME[key]
 
 
 def _restride(v, shape, strides):
@@ -204,63 +276,3 @@ def _nocopy_strides(old_shape, old_strides, new_shape, itemsize):
     return tuple(newstrides)
 
 
-class CudaRNG:
-    """A CuPy RandomState with get/set state: get_state forks the stream to a seed derived from (seed,
-    number of forks), so set_state of that state continues exactly as the stream after get_state did."""
-
-    def __init__(self, seed: int, device):
-        import cupy
-
-        self._cupy = cupy
-        self._device = 0 if device is None or device.index is None else device.index
-        self._seed = int(seed)
-        self._fork = 0
-        self._reset()
-
-    def _reset(self):
-        derived = int.from_bytes(hashlib.sha256(f"{self._seed}:{self._fork}".encode()).digest()[:8], "little")
-        with self._cupy.cuda.Device(self._device):
-            self._rs = self._cupy.random.RandomState(derived if self._fork else self._seed)
-
-    def get_state(self):
-        self._fork += 1
-        self._reset()
-        return {"seed": self._seed, "fork": self._fork}
-
-    def set_state(self, state):
-        if isinstance(state, str):
-            state = json.loads(state)
-        self._seed = int(state["seed"])
-        self._fork = int(state["fork"])
-        self._reset()
-
-    # the subset of NumPy's Generator API that ember's samplers use
-    def random(self, size=None, dtype=np.float64):
-        return self._rs.random_sample(size, dtype=dtype)
-
-    def standard_normal(self, size=None, dtype=np.float64):
-        return self._rs.standard_normal(size, dtype=dtype)
-
-    def integers(self, low, high=None, size=None, dtype=np.int64):
-        return self._rs.randint(low, high, size, dtype=dtype)
-
-    def permutation(self, n):
-        return self._rs.permutation(n)
-
-    def exponential(self, scale=1.0, size=None):
-        return self._rs.exponential(scale, size)
-
-    def standard_cauchy(self, size=None):
-        return self._rs.standard_cauchy(size)
-
-    def lognormal(self, mean=0.0, sigma=1.0, size=None):
-        return self._rs.lognormal(mean, sigma, size)
-
-    def geometric(self, p, size=None):
-        return self._rs.geometric(p, size)
-
-    def poisson(self, lam=1.0, size=None):
-        return self._rs.poisson(lam, size)
-
-    def choice(self, a, size=None, replace=True, p=None):
-        return self._rs.choice(a, size, replace, p)

@@ -710,14 +710,12 @@ class Scatter(Op):
 
 
 def _ufunc_at(ctx, ufunc, out, full, vals):
-    """ufunc.at on NumPy; cupyx.scatter_max / scatter_min on CuPy."""
+    """ufunc.at on NumPy; the backend's scatter_extreme elsewhere."""
     xp = ctx.xp
     if xp.__name__ == "numpy":
         ufunc.at(out, full, vals)
         return
-    import cupyx
-
-    (cupyx.scatter_max if ufunc is xp.maximum else cupyx.scatter_min)(out, full, vals)
+    ctx.be.scatter_extreme(out, full, vals, ufunc is xp.maximum)
 
 
 def _lowest(xp, dt):

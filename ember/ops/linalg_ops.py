@@ -9,6 +9,7 @@ NOTE: float16/bfloat16 are rejected by the decompositions, as in torch ("Low pre
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
@@ -17,6 +18,7 @@ import numpy as np
 from .. import _dtype as D
 from .. import return_types as RT
 from .._tensor import Tensor, _wrap, _wrap_dim
+from ._autocast import autocast_policy
 from ._dispatch import dispatch
 from .op import SAME, Op
 from .reduce import expand_back, norm_dims
@@ -72,7 +74,7 @@ def _lapack_failure(be, a, routine: str):
     """(flat batch index, LAPACK info) of the first matrix of `a` on which getrf/potrf fails, or None."""
     from scipy.linalg import lapack
 
-    host = np.asarray(be.from_other(a))
+    host = be.to_numpy(a)
     flat = host.reshape((-1,) + host.shape[-2:])
     for i, m in enumerate(flat):
         (f,) = lapack.get_lapack_funcs((routine,), (m,))
@@ -80,6 +82,16 @@ def _lapack_failure(be, a, routine: str):
         if info > 0:
             return i, int(info)
     return None
+
+
+def _checked(be):
+    """Make the solver raise LinAlgError on failure: NumPy does; CuPy only under errstate(linalg='raise')
+    (this reads the solver's status on the host, a synchronisation torch's checked linalg ops make too)."""
+    if be.name == "cpu":
+        return contextlib.nullcontext()
+    import cupyx
+
+    return cupyx.errstate(linalg="raise")
 
 
 def _batch_prefix(a, index) -> str:
@@ -249,6 +261,7 @@ def _sublist_to_str(sub) -> str:
     return s
 
 
+@autocast_policy("einsum")
 def einsum(*args) -> Tensor:
     """Einstein summation (torch.einsum): explicit/implicit output, '...', broadcasting, diagonals."""
     if len(args) < 2:
@@ -558,6 +571,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=N
     return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
 
 
+@autocast_policy("norm")
 def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None, *, out=None) -> Tensor:
     """torch.norm: 'fro' / numeric p are vector norms over dim (all when None), 'nuc' a matrix norm."""
     _dim = [dim] if isinstance(dim, int) else (list(dim) if dim is not None else None)
@@ -579,7 +593,8 @@ class Inv(Op):
     @staticmethod
     def forward(ctx, a):
         try:
-            out = ctx.xp.linalg.inv(a)
+            with _checked(ctx.be):
+                out = ctx.xp.linalg.inv(a)
         except np.linalg.LinAlgError:
             i, info = _lapack_failure(ctx.be, a, "getrf") or (0, 0)
             raise LinAlgError(
@@ -617,8 +632,12 @@ class Solve(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        if ctx.be.name != "cpu" and a.shape[:-2] != b.shape[:-2]:  # CuPy's solve does not broadcast batches
+            batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            a, b = ctx.xp.broadcast_to(a, batch + a.shape[-2:]), ctx.xp.broadcast_to(b, batch + b.shape[-2:])
         try:
-            x = ctx.xp.linalg.solve(a, b)
+            with _checked(ctx.be):
+                x = ctx.xp.linalg.solve(a, b)
         except np.linalg.LinAlgError:
             batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
             full = ctx.xp.broadcast_to(a, batch + a.shape[-2:])
@@ -749,7 +768,8 @@ class Cholesky(Op):
             if ctx.xp.__name__ == "numpy":
                 out = ctx.xp.linalg.cholesky(a, upper=upper)
             else:  # CuPy's cholesky has no `upper`: U = L^H
-                out = ctx.xp.linalg.cholesky(a)
+                with _checked(ctx.be):
+                    out = ctx.xp.linalg.cholesky(a)
                 if upper:
                     out = ctx.xp.ascontiguousarray(ctx.xp.swapaxes(out, -1, -2).conj())
         except np.linalg.LinAlgError:
@@ -1221,6 +1241,7 @@ def kron(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     return _out((a * b).reshape([x * y for x, y in zip(sa, sb)]), out)
 
 
+@autocast_policy("cdist")
 def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M): (..., P, R)."""
     for name, t in (("X1", x1), ("X2", x2)):
@@ -1243,6 +1264,7 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode=None) -> Tensor:
     return vector_norm(diff, p, -1)
 
 
+@autocast_policy("dist")
 def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
     """The p-norm of input - other (broadcast)."""
     d = input - other
@@ -1253,6 +1275,7 @@ def dist(input: Tensor, other: Tensor, p=2) -> Tensor:
     return vector_norm(d, p)
 
 
+@autocast_policy("renorm")
 def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
     """Rescale each slice along dim whose p-norm exceeds maxnorm to norm maxnorm."""
     from .elementwise import where
@@ -1269,6 +1292,7 @@ def renorm(input: Tensor, p, dim: int, maxnorm) -> Tensor:
     return input * factor
 
 
+@autocast_policy("multi_dot")
 def multi_dot(tensors, *, out=None) -> Tensor:
     """Product of a chain of matrices (the first and last may be 1-D)."""
     tensors = list(tensors)

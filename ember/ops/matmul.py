@@ -11,6 +11,7 @@ import warnings
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from ._autocast import autocast_policy
 from ._dispatch import dispatch
 from .op import SAME, Op
 
@@ -264,6 +265,7 @@ def _check_input_dtype(input: Tensor, p_dtype, other_name: str) -> None:
         )
 
 
+@autocast_policy("addmm")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2)."""
     _check_tensors("addmm", input=input, mat1=mat1, mat2=mat2)
@@ -276,6 +278,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None) -> Tensor:
     return _out(_axpby(input, p, beta, alpha), out)
 
 
+@autocast_policy("addmv")
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * (mat @ vec)."""
     _check_tensors("addmv", input=input, mat=mat, vec=vec)
@@ -284,12 +287,14 @@ def addmv(input, mat, vec, *, beta=1, alpha=1, out=None) -> Tensor:
     return _out(_axpby(input, p, beta, alpha), out)
 
 
+@autocast_policy("addr")
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * outer(vec1, vec2)."""
     _check_tensors("addr", input=input, vec1=vec1, vec2=vec2)
     return _out(_axpby(input, outer(vec1, vec2), beta, alpha), out)
 
 
+@autocast_policy("baddbmm")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2)."""
     _check_tensors("baddbmm", input=input, batch1=batch1, batch2=batch2)
@@ -298,6 +303,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None) -> Tensor:
     return _out(_axpby(input, p, beta, alpha), out)
 
 
+@autocast_policy("addbmm")
 def addbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * sum_b(batch1[b] @ batch2[b])."""
     _check_tensors("addbmm", input=input, batch1=batch1, batch2=batch2)
@@ -323,6 +329,7 @@ def _axpby(input, p, beta, alpha):
     return p + (input * beta if beta != 1 else input)
 
 
+@autocast_policy("chain_matmul")
 def chain_matmul(*matrices, out=None):
     """Product of 2-D matrices, left to right (deprecated in torch in favour of linalg.multi_dot)."""
     warnings.warn(

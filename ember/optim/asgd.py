@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import ops as O
+from .._dtype import get_default_dtype
 from .._tensor import Tensor
 from .optimizer import Optimizer, _check_lr, _get_scalar_dtype, _host_value, _hp, _l2, _maybe_neg, _to_scalar
 
@@ -62,9 +63,13 @@ class ASGD(Optimizer):
         if group["capturable"] or eta.device.type != "cpu":
             p.mul_(1 - lambd * eta)
             p.addcmul_(grad, eta, value=-1)
-            ax.add_(p.sub(ax).mul_(mu))
-            eta.copy_(lr / ((1 + lambd * lr * step_t) ** alpha))
-            mu.copy_(1 / O.maximum(step_t - t0, O.ones_like(step_t)))
+            ax.copy_(O.where(mu == 1, p, ax + p.sub(ax).mul_(mu)))  # exactly p while mu is 1, as torch
+            new_eta = lr / ((1 + lambd * lr * step_t) ** alpha)
+            new_mu = 1 / O.maximum(step_t - t0, O.ones_like(step_t))
+            if not group["capturable"]:  # torch's host path rounds through a default-dtype tensor
+                new_eta, new_mu = new_eta.to(get_default_dtype()), new_mu.to(get_default_dtype())
+            eta.copy_(new_eta)
+            mu.copy_(new_mu)
             return
         eta_value = _host_value(eta)
         p.mul_(1 - lambd * eta_value)

@@ -8,11 +8,25 @@ supported; `.backward()` is.
 
 from __future__ import annotations
 
-from .._generator import default_generator
+from .._generator import default_generator_for
 from .._tensor import Tensor
 from ..autograd.engine import backward as _backward
 from ..autograd.function import Function
 from ..autograd.grad_mode import enable_grad, no_grad
+
+
+def _rng_states(args) -> dict:
+    """The states of the generators the segment may draw from: the CPU's, and those of the GPUs that hold
+    tensor arguments or are the default device (as torch stashes the devices of the inputs)."""
+    from ..ops._dispatch import _default_device
+
+    devices = {"cpu"}
+    devices.update(str(a.device) for a in args if isinstance(a, Tensor) and a.device.type != "cpu")
+    default = _default_device()
+    if default.type != "cpu":
+        devices.add(str(default))
+    gens = [default_generator_for(d) for d in sorted(devices)]
+    return {g: g.get_state() for g in gens}
 
 
 class _Checkpoint(Function):
@@ -21,7 +35,7 @@ class _Checkpoint(Function):
         ctx.run_function = run_function
         ctx.preserve = preserve_rng_state
         if preserve_rng_state:
-            ctx.rng_state = default_generator.get_state()
+            ctx.rng_state = _rng_states(args)
         ctx.inputs = args
         tensors = [a for a in args if isinstance(a, Tensor)]
         ctx.save_for_backward(*tensors)
@@ -41,14 +55,16 @@ class _Checkpoint(Function):
             else:
                 inputs.append(a)
         if ctx.preserve:
-            current = default_generator.get_state()
-            default_generator.set_state(ctx.rng_state)
+            current = {g: g.get_state() for g in ctx.rng_state}
+            for g, state in ctx.rng_state.items():
+                g.set_state(state)
         try:
             with enable_grad():
                 outs = ctx.run_function(*inputs)
         finally:
             if ctx.preserve:
-                default_generator.set_state(current)
+                for g, state in current.items():
+                    g.set_state(state)
         outs = (outs,) if isinstance(outs, Tensor) else tuple(outs)
         pairs = [
             (o, g) for o, g in zip(outs, grads) if isinstance(o, Tensor) and o.requires_grad and g is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ... import ops as O
 from ..._tensor import Tensor
 from ...ops import activation as A
+from ...ops._autocast import autocast_policy
 from ...ops.activation import (
     celu,
     gelu,
@@ -67,6 +68,7 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
     return O.where(input > lambd, input - lambd, O.where(input < -lambd, input + lambd, 0.0))
 
 
+@autocast_policy("prelu")
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """max(0, x) + weight * min(0, x); weight has 1 or C (= input.shape[1]) elements."""
     if weight.numel() != 1:
@@ -110,6 +112,7 @@ def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Te
     return A.log_softmax(input, dim, dtype)
 
 
+@autocast_policy("softmin")
 def softmin(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     return A.softmax(-input, dim, dtype)
 

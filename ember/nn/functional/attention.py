@@ -15,6 +15,7 @@ from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor
 from ...autograd.grad_mode import STATE
+from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import Op
 from .linear import linear
@@ -304,6 +305,7 @@ def _sdpa_checks(query, key, value, attn_mask, is_causal, enable_gqa):
     return groups, scores
 
 
+@autocast_policy("scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query: Tensor,
     key: Tensor,

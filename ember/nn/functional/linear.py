@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from ... import ops as O
 from ..._tensor import Tensor
+from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import SAME, Op
 
 
+@autocast_policy("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias. input (*, in), weight (out, in), bias (out,)."""
     if input.dim() == 0 or weight.dim() not in (1, 2):

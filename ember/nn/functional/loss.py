@@ -18,6 +18,7 @@ from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor, _wrap
 from ...autograd.grad_mode import STATE, no_grad
+from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.activation import log_softmax
 from ...ops.op import SAME, Op
@@ -386,6 +387,7 @@ def _float_logits(input: Tensor, kernel: str = "log_softmax_lastdim_kernel_impl"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_name(input.dtype)}'")
 
 
+@autocast_policy("cross_entropy")
 def cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -466,6 +468,7 @@ def _nll_composed(x, t, weight, reduction, ignore_index):
     return loss.sum() / wt.sum()
 
 
+@autocast_policy("nll_loss")
 def nll_loss(
     input: Tensor,
     target: Tensor,
@@ -565,6 +568,7 @@ class _BinaryCrossEntropy(Op):
         return gx, gt, gw
 
 
+@autocast_policy("binary_cross_entropy")
 def binary_cross_entropy(
     input: Tensor,
     target: Tensor,
@@ -592,6 +596,7 @@ def binary_cross_entropy(
     return _reduce(dispatch(_BinaryCrossEntropy, (input, target, weight)), red)
 
 
+@autocast_policy("binary_cross_entropy_with_logits")
 def binary_cross_entropy_with_logits(
     input: Tensor,
     target: Tensor,
@@ -649,6 +654,7 @@ def _weighted(loss: Tensor, weight: Tensor | None, input: Tensor, reduction: str
     return loss.sum() / weight.sum() if mean_by_weight else loss.mean()
 
 
+@autocast_policy("mse_loss")
 def mse_loss(
     input: Tensor,
     target: Tensor,
@@ -665,6 +671,7 @@ def mse_loss(
     return _weighted(d * d, weight, input, red, True)
 
 
+@autocast_policy("l1_loss")
 def l1_loss(
     input: Tensor,
     target: Tensor,
@@ -679,6 +686,7 @@ def l1_loss(
     return _weighted((input - target).abs(), weight, input, red, True)
 
 
+@autocast_policy("smooth_l1_loss")
 def smooth_l1_loss(
     input: Tensor,
     target: Tensor,
@@ -699,6 +707,7 @@ def smooth_l1_loss(
     return _reduce(O.where(z < beta, 0.5 * z * z / beta, z - 0.5 * beta), red)
 
 
+@autocast_policy("huber_loss")
 def huber_loss(
     input: Tensor,
     target: Tensor,
@@ -717,6 +726,7 @@ def huber_loss(
     return _weighted(loss, weight, input, red, False)
 
 
+@autocast_policy("kl_div")
 def kl_div(
     input: Tensor,
     target: Tensor,
@@ -748,6 +758,7 @@ def kl_div(
     return _reduce(loss, red)
 
 
+@autocast_policy("poisson_nll_loss")
 def poisson_nll_loss(
     input: Tensor,
     target: Tensor,
@@ -808,6 +819,7 @@ def gaussian_nll_loss(
 # ------------------------------------------------------------------------------------- margin/hinge losses
 
 
+@autocast_policy("margin_ranking_loss")
 def margin_ranking_loss(
     input1: Tensor,
     input2: Tensor,
@@ -827,6 +839,7 @@ def margin_ranking_loss(
     return _reduce((-target * (input1 - input2) + margin).clamp_min(0), red)
 
 
+@autocast_policy("hinge_embedding_loss")
 def hinge_embedding_loss(
     input: Tensor,
     target: Tensor,
@@ -843,6 +856,7 @@ def hinge_embedding_loss(
     return _reduce(out, red)
 
 
+@autocast_policy("soft_margin_loss")
 def soft_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -882,6 +896,7 @@ def multilabel_soft_margin_loss(
     raise ValueError(reduction + " is not valid")
 
 
+@autocast_policy("multi_margin_loss")
 def multi_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -934,6 +949,7 @@ def multi_margin_loss(
     return _reduce(loss, red)
 
 
+@autocast_policy("multilabel_margin_loss")
 def multilabel_margin_loss(
     input: Tensor,
     target: Tensor,
@@ -983,6 +999,7 @@ def pairwise_distance(
     return (x1 - x2 + eps).norm(p, out_dim - 1, keepdim=keepdim)
 
 
+@autocast_policy("cosine_similarity")
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     """<x1 / max(||x1||, eps), x2 / max(||x2||, eps)> along dim (torch 2.x: each norm clamped separately)."""
     common = D.promote_types(x1.dtype, x2.dtype)
@@ -1001,6 +1018,7 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     return ((x1 / n1) * (x2 / n2)).sum(dim)
 
 
+@autocast_policy("cosine_embedding_loss")
 def cosine_embedding_loss(
     input1: Tensor,
     input2: Tensor,
@@ -1038,6 +1056,7 @@ def cosine_embedding_loss(
     return _reduce(out, red)
 
 
+@autocast_policy("triplet_margin_loss")
 def triplet_margin_loss(
     anchor: Tensor,
     positive: Tensor,

@@ -23,6 +23,7 @@ from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor, _wrap
 from ...autograd.grad_mode import STATE, no_grad
+from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import Op
 
@@ -366,6 +367,7 @@ def _check_normalized(input: Tensor, ns: tuple, weight, bias, sep: str) -> None:
 # ------------------------------------------------------------------------------------------------ functions
 
 
+@autocast_policy("layer_norm")
 def layer_norm(
     input: Tensor,
     normalized_shape,
@@ -426,6 +428,7 @@ def rms_norm(
     return dispatch(_RMSNorm, (input, weight, None), kw)[0]
 
 
+@autocast_policy("group_norm")
 def group_norm(
     input: Tensor,
     num_groups: int,
@@ -578,6 +581,7 @@ def instance_norm(
     return y
 
 
+@autocast_policy("normalize")
 def normalize(
     input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None
 ) -> Tensor:

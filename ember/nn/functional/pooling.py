@@ -228,10 +228,14 @@ class _MaxPoolScatter(Op):
         m = xp.empty(arg.shape, dtype=bool)
         tmp = xp.empty(arg.shape, dtype=g.dtype)
         disjoint = all(s[j] >= dl[j] * (k[j] - 1) + 1 for j in range(len(k)))  # each input in one window
-        finite = _all_finite(xp, g)  # g * mask would turn an unselected inf into NaN
+        # g * mask would turn an unselected inf into NaN; off the CPU, where() avoids a host sync on the check
+        finite = _all_finite(xp, g) if ctx.be.name == "cpu" else None
+        zero = xp.zeros((), dtype=g.dtype)
         for i, v in enumerate(_views(ctx.be, buf, geom)):
             xp.equal(arg, i, out=m)
-            if not finite:
+            if finite is None:
+                v += xp.where(m, g, zero)
+            elif not finite:
                 xp.add(v, g, out=v, where=m)
             elif disjoint:
                 xp.multiply(g, m, out=v)
@@ -256,7 +260,7 @@ class _MaxPoolGather(Op):
         out = xp.zeros(arg.shape, dtype=x.dtype)
         m = xp.empty(arg.shape, dtype=bool)
         tmp = xp.empty(arg.shape, dtype=x.dtype)
-        finite = _all_finite(xp, x)
+        finite = _all_finite(xp, x) if ctx.be.name == "cpu" else False  # no host sync off the CPU
         for i, v in enumerate(_views(ctx.be, buf, geom)):
             xp.equal(arg, i, out=m)
             if not finite:

@@ -31,11 +31,14 @@ class _Taps(Op):
     promote = SAME
     upcast_half = True
     node_name = "UpsampleBackward0"
+    host_kwargs = True  # idx/w are host plan tables (the transpose plans its scatter from them on the host)
 
     @staticmethod
     def forward(ctx, x, axis=0, idx=None, w=None):
         xp = ctx.xp
         ctx.attrs = (axis, idx, w, x.shape[axis])
+        idx = xp.asarray(idx)
+        w = None if w is None else xp.asarray(w)
         if w is None:
             return xp.take(x, idx[0], axis=axis)
         w = w.astype(x.dtype, copy=False)
@@ -57,6 +60,7 @@ class _TapsT(Op):
     promote = SAME
     upcast_half = True
     node_name = "UpsampleBackwardBackward0"
+    host_kwargs = True
 
     @staticmethod
     def forward(ctx, g, axis=0, idx=None, w=None, size=0):
@@ -70,9 +74,12 @@ class _TapsT(Op):
         g_m = xp.moveaxis(g, axis, 0)
         for tgt, src, wr in _scatter_plan(idx, w):
             for ss, ts, ps in _ap_pieces(src, tgt):
+                if not isinstance(ss, slice):  # an irregular piece: fancy indices travel to the device
+                    ss, ts = xp.asarray(ss), xp.asarray(ts)
                 v = g_m[ss]
                 if wr is not None:
-                    v = v * wr[ps].astype(g.dtype, copy=False).reshape((-1,) + (1,) * (g.ndim - 1))
+                    wp = xp.asarray(wr[ps]).astype(g.dtype, copy=False)
+                    v = v * wp.reshape((-1,) + (1,) * (g.ndim - 1))
                 out_m[ts] += v
         return out
 

@@ -313,7 +313,7 @@ class _BaseDataLoaderIter:
         self._timeout = loader.timeout
         self._collate_fn = loader.collate_fn
         self._sampler_iter = iter(self._index_sampler)
-        self._base_seed = int(empty((), dtype=D.int64).random_(generator=loader.generator).item())
+        self._base_seed = int(empty((), dtype=D.int64, device="cpu").random_(generator=loader.generator).item())
         self._persistent_workers = loader.persistent_workers
         self._num_yielded = 0
 
