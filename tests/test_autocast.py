@@ -49,7 +49,7 @@ CASES = {
     "gelu": ([(3, 4)], lambda m, x: m.nn.functional.gelu(x)),
     "layer_norm": ([(3, 4), (4,), (4,)], lambda m, x, w, b: m.nn.functional.layer_norm(x, (4,), w, b)),
     "group_norm": ([(2, 4, 3)], lambda m, x: m.nn.functional.group_norm(x, 2)),
-    "cross_entropy": ([(3, 5)], lambda m, x: m.nn.functional.cross_entropy(x, m.tensor([0, 4, 2]))),
+    "cross_entropy": ([(3, 5)], lambda m, x: m.nn.functional.cross_entropy(x, m.tensor([0, 4, 2], device=x.device))),
     "mse_loss": ([(3, 4), (3, 4)], lambda m, a, b: m.nn.functional.mse_loss(a, b)),
     "l1_loss": ([(3, 4), (3, 4)], lambda m, a, b: m.nn.functional.l1_loss(a, b)),
     "bce_logits": (

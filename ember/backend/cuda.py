@@ -53,6 +53,8 @@ class CUDABackend:
 
     def from_numpy(self, a, device=None):
         with self._device(device):
+            if getattr(a, "ndim", None) == 0:  # CuPy fills 0-d arrays from the scalar (memset for 0: -0.0 lost)
+                return self.xp.asarray(a.reshape(1)).reshape(())
             return self.xp.asarray(a)
 
     def from_other(self, a, device=None):
@@ -139,7 +141,10 @@ class CUDABackend:
         ours (16-bit floats through float32, which is exact for max/min); integers use cupyx."""
         cp = self.xp
         dt = out.dtype
-        vals = cp.broadcast_to(cp.asarray(values, dtype=dt), index[0].shape if index else ())
+        index = tuple(cp.asarray(i) for i in index)
+        shape = np.broadcast_shapes(*(i.shape for i in index)) if index else ()
+        index = tuple(cp.broadcast_to(i, shape) for i in index)
+        vals = cp.broadcast_to(cp.asarray(values, dtype=dt), shape)
         if dt.kind in "iub":
             wide = dt if dt.name in ("int32", "int64", "uint32", "uint64") else np.dtype(np.int64)
             tmp = out if wide == dt else out.astype(wide)
@@ -148,7 +153,7 @@ class CUDABackend:
                 out[...] = tmp.astype(dt)
             return
         work = out if dt in (np.float32, np.float64) else out.astype(np.float32)
-        flat = cp.ravel_multi_index(tuple(cp.asarray(i) for i in index), work.shape) if index else None
+        flat = cp.ravel_multi_index(index, work.shape) if index else None
         if flat is None:
             flat = cp.zeros(vals.shape, dtype=np.int64)
         _extreme_kernel(work.dtype)(vals.astype(work.dtype), flat.astype(np.int64), is_max, work)
@@ -217,8 +222,8 @@ def _extreme_kernel(dt):
             old = atomicCAS(a, assumed, ({itype}){to_bits}(v));
         }} while (old != assumed);
         """
-        _EXTREME[key] = cupy.ElementwiseKernel(
-            f"{ctype} v, int64 t, bool is_max", f"raw {ctype} out", code, name=f"ember_scatter_extreme_{key}"
+        _EXTREME[key] = cupy.ElementwiseKernel(  # parameter types are NumPy names ("float" would be float64)
+            f"{key} v, int64 t, bool is_max", f"raw {key} out", code, name=f"ember_scatter_extreme_{key}"
         )
     return _EXTREME[key]
 

@@ -154,6 +154,12 @@ class Stream:
     def cuda_stream(self) -> int:
         return self._s.ptr
 
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Stream) and self._s.ptr == other._s.ptr
+
+    def __hash__(self) -> int:
+        return hash(("ember.cuda.Stream", self._s.ptr))
+
     def __enter__(self):
         self._s.__enter__()
         return self
@@ -272,10 +278,12 @@ def memory_summary(device=None, abbreviated: bool = False) -> str:
         "|" + "=" * 60 + "|",
         f"| ember CUDA memory summary, device {0 if device is None else device}".ljust(61) + "|",
         "|" + "-" * 60 + "|",
-        f"| allocated: {_fmt(st['allocated_bytes.all.current'])} (peak {_fmt(st['allocated_bytes.all.peak'])})"
-        .ljust(61) + "|",
-        f"| reserved:  {_fmt(st['reserved_bytes.all.current'])} (peak {_fmt(st['reserved_bytes.all.peak'])})"
-        .ljust(61) + "|",
+        "| Metric           | Cur Usage        | Peak Usage       |".ljust(61) + "|",
+        "|" + "-" * 60 + "|",
+        f"| Allocated memory | {_fmt(st['allocated_bytes.all.current']):>16} | "
+        f"{_fmt(st['allocated_bytes.all.peak']):>16} |".ljust(61) + "|",
+        f"| Reserved memory  | {_fmt(st['reserved_bytes.all.current']):>16} | "
+        f"{_fmt(st['reserved_bytes.all.peak']):>16} |".ljust(61) + "|",
         "|" + "=" * 60 + "|",
     ]
     return "\n".join(lines)

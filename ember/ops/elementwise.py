@@ -904,7 +904,8 @@ def where(condition, input=None, other=None):
     if not isinstance(condition, Tensor):
         from .factory import tensor
 
-        condition = tensor(condition, dtype=D.bool_)
+        like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
+        condition = tensor(condition, dtype=D.bool_, device=None if like is None else like._device)
     elif condition._dtype is not D.bool_:
         if condition._dtype is D.uint8:
             condition = condition.to(D.bool_)

@@ -55,6 +55,8 @@ class Full(Op):
     def forward(ctx, shape=(), fill_value=0, dtype=None, device=None, strides=None):
         if type(fill_value) is int and fill_value < 0 and dtype is D.uint8:
             fill_value = np.asarray(fill_value, dtype=np.int64).astype(np.uint8)  # wraps, as in torch
+        if type(fill_value) is float and fill_value == 0 and np.signbit(fill_value) and ctx.be.name != "cpu":
+            return -ctx.xp.zeros(shape, dtype=dtype.np)  # CuPy fills zeros with memset, losing -0.0's sign
         if strides is None:
             return ctx.xp.full(shape, fill_value, dtype=dtype.np)
         out = ctx.be.empty_strided(shape, strides, dtype.np)

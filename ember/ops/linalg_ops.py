@@ -94,6 +94,12 @@ def _checked(be):
     return cupyx.errstate(linalg="raise")
 
 
+def _own(be, a):
+    """A private copy for CuPy's solvers, which may factor in place into an F-ordered input (a transposed
+    view such as A.mH would otherwise have the caller's storage overwritten); NumPy's copy themselves."""
+    return a if be.name == "cpu" else be.xp.array(a, copy=True)
+
+
 def _batch_prefix(a, index) -> str:
     return f"(Batch element {index}): " if a.ndim > 2 else ""
 
@@ -594,7 +600,7 @@ class Inv(Op):
     def forward(ctx, a):
         try:
             with _checked(ctx.be):
-                out = ctx.xp.linalg.inv(a)
+                out = ctx.xp.linalg.inv(_own(ctx.be, a))
         except np.linalg.LinAlgError:
             i, info = _lapack_failure(ctx.be, a, "getrf") or (0, 0)
             raise LinAlgError(
@@ -634,10 +640,12 @@ class Solve(Op):
     def forward(ctx, a, b):
         if ctx.be.name != "cpu" and a.shape[:-2] != b.shape[:-2]:  # CuPy's solve does not broadcast batches
             batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-            a, b = ctx.xp.broadcast_to(a, batch + a.shape[-2:]), ctx.xp.broadcast_to(b, batch + b.shape[-2:])
+            # real copies: a solver may factor in place, and a broadcast view would alias its rows
+            a = ctx.xp.ascontiguousarray(ctx.xp.broadcast_to(a, batch + a.shape[-2:]))
+            b = ctx.xp.ascontiguousarray(ctx.xp.broadcast_to(b, batch + b.shape[-2:]))
         try:
             with _checked(ctx.be):
-                x = ctx.xp.linalg.solve(a, b)
+                x = ctx.xp.linalg.solve(_own(ctx.be, a), _own(ctx.be, b))
         except np.linalg.LinAlgError:
             batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
             full = ctx.xp.broadcast_to(a, batch + a.shape[-2:])
@@ -697,7 +705,7 @@ class Det(Op):
 
     @staticmethod
     def forward(ctx, a):
-        out = ctx.xp.asarray(ctx.xp.linalg.det(a)).astype(a.dtype, copy=False)
+        out = ctx.xp.asarray(ctx.xp.linalg.det(_own(ctx.be, a))).astype(a.dtype, copy=False)
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(a, out)
         return out
@@ -728,7 +736,7 @@ class Slogdet(Op):
     @staticmethod
     def forward(ctx, a):
         xp = ctx.xp
-        sign, lad = xp.linalg.slogdet(a)
+        sign, lad = xp.linalg.slogdet(_own(ctx.be, a))
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(a)
         return xp.asarray(sign).astype(a.dtype, copy=False), xp.asarray(lad).astype(a.dtype, copy=False)
@@ -766,10 +774,10 @@ class Cholesky(Op):
     def forward(ctx, a, upper=False):
         try:
             if ctx.xp.__name__ == "numpy":
-                out = ctx.xp.linalg.cholesky(a, upper=upper)
+                out = ctx.xp.linalg.cholesky(_own(ctx.be, a), upper=upper)
             else:  # CuPy's cholesky has no `upper`: U = L^H
                 with _checked(ctx.be):
-                    out = ctx.xp.linalg.cholesky(a)
+                    out = ctx.xp.linalg.cholesky(_own(ctx.be, a))
                 if upper:
                     out = ctx.xp.ascontiguousarray(ctx.xp.swapaxes(out, -1, -2).conj())
         except np.linalg.LinAlgError:
@@ -827,10 +835,10 @@ class Qr(Op):
     def forward(ctx, a, mode="reduced"):
         xp = ctx.xp
         if mode == "r":
-            r = xp.linalg.qr(a, mode="r")
+            r = xp.linalg.qr(_own(ctx.be, a), mode="r")
             q = xp.empty((0,), dtype=a.dtype)
         else:
-            q, r = xp.linalg.qr(a, mode=mode)
+            q, r = xp.linalg.qr(_own(ctx.be, a), mode=mode)
         ctx.mode = mode
         ctx.mn = a.shape[-2:]
         ctx.save_for_backward(q, r)
@@ -904,7 +912,7 @@ class Svd(Op):
             )
             u, s, vh = eye_m.copy(), xp.zeros(batch + (k,), dtype=a.dtype), eye_n.copy()
         else:
-            u, s, vh = xp.linalg.svd(a, full_matrices=full_matrices)
+            u, s, vh = xp.linalg.svd(_own(ctx.be, a), full_matrices=full_matrices)
         ctx.full = full_matrices
         ctx.save_for_backward(u, s, vh)
         return u, s, vh
@@ -983,7 +991,7 @@ class Svdvals(Op):
     def forward(ctx, a):
         if a.size == 0:
             return ctx.xp.zeros(a.shape[:-2] + (min(a.shape[-2:]),), dtype=a.dtype)
-        return ctx.xp.linalg.svd(a, compute_uv=False)
+        return ctx.xp.linalg.svd(_own(ctx.be, a), compute_uv=False)
 
 
 def svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
@@ -1003,7 +1011,7 @@ class Eigh(Op):
 
     @staticmethod
     def forward(ctx, a, UPLO="L"):
-        w, v = ctx.xp.linalg.eigh(a, UPLO=UPLO)
+        w, v = ctx.xp.linalg.eigh(_own(ctx.be, a), UPLO=UPLO)
         ctx.save_for_backward(w, v)
         return w, v
 
@@ -1071,13 +1079,13 @@ class Pinv(Op):
         if a.size == 0:
             out = xp.zeros(a.shape[:-2] + (n, m), dtype=a.dtype)
         elif hermitian:
-            w, v = xp.linalg.eigh(a)
+            w, v = xp.linalg.eigh(_own(ctx.be, a))
             s = xp.abs(w)
             thr = _pinv_tol(xp, s, atol, rtol, m, n, a.dtype)
             winv = xp.where(s > thr, 1.0 / xp.where(s > thr, w, 1.0), 0.0).astype(a.dtype)
             out = (v * winv[..., None, :]) @ xp.conj(xp.swapaxes(v, -1, -2))
         else:
-            u, s, vh = xp.linalg.svd(a, full_matrices=False)
+            u, s, vh = xp.linalg.svd(_own(ctx.be, a), full_matrices=False)
             thr = _pinv_tol(xp, s, atol, rtol, m, n, a.dtype)
             sinv = xp.where(s > thr, 1.0 / xp.where(s > thr, s, 1.0), 0.0).astype(a.dtype)
             out = (xp.conj(xp.swapaxes(vh, -1, -2)) * sinv[..., None, :]) @ xp.conj(xp.swapaxes(u, -1, -2))

@@ -61,11 +61,13 @@ class ASGD(Optimizer):
         grad = _l2(grad, p, group["weight_decay"])
         # like torch, the scalar state lives on the param's device: read it only when that is the host
         if group["capturable"] or eta.device.type != "cpu":
-            p.mul_(1 - lambd * eta)
-            p.addcmul_(grad, eta, value=-1)
+            e = eta if group["capturable"] else eta.to(p.dtype)  # torch's host path uses eta as a Python float
+            p.mul_(1 - lambd * e)
+            p.addcmul_(grad, e, value=-1)
             ax.copy_(O.where(mu == 1, p, ax + p.sub(ax).mul_(mu)))  # exactly p while mu is 1, as torch
-            new_eta = lr / ((1 + lambd * lr * step_t) ** alpha)
-            new_mu = 1 / O.maximum(step_t - t0, O.ones_like(step_t))
+            st = step_t if group["capturable"] else step_t.double()  # torch's host path: Python floats
+            new_eta = lr / ((1 + lambd * lr * st) ** alpha)
+            new_mu = 1 / O.maximum(st - t0, O.ones_like(st))
             if not group["capturable"]:  # torch's host path rounds through a default-dtype tensor
                 new_eta, new_mu = new_eta.to(get_default_dtype()), new_mu.to(get_default_dtype())
             eta.copy_(new_eta)

@@ -315,7 +315,7 @@ def test_worker_info_seeds_and_worker_init_fn():
 
     first, second = run(), run()
     base_seed = int(
-        ember.empty((), dtype=ember.int64).random_(generator=ember.Generator().manual_seed(5)).item()
+        ember.empty((), dtype=ember.int64, device="cpu").random_(generator=ember.Generator().manual_seed(5)).item()
     )
     for k, b in enumerate(first):
         w = k % 2

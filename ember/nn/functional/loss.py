@@ -143,8 +143,14 @@ class _CrossEntropyIdx(Op):
         c = x.shape[1]
         t = t.astype(np.int64, copy=False)
         mask = t != ignore_index
-        all_valid = bool(mask.all())
-        _check_targets(t, None if all_valid else mask, c)
+        bad = None
+        if ctx.be.name == "cpu":
+            all_valid = bool(mask.all())
+            _check_targets(t, None if all_valid else mask, c)
+        else:  # no host read on a GPU (torch asserts on the device): an out-of-range target's loss is NaN
+            all_valid = False
+            bad = ((t < 0) | (t >= c)) & mask
+            mask = mask & ~bad
         ts = t if all_valid else xp.where(mask, t, 0)
         w = weight.astype(cdt, copy=False) if weight is not None else None
         s = xf - _row_max(xp, xf)
@@ -161,6 +167,8 @@ class _CrossEntropyIdx(Op):
         else:
             wt = mask.astype(cdt)
         loss = (lse - s_t) * wt
+        if bad is not None:
+            loss = xp.where(bad, cdt.type(np.nan), loss)
         if smoothing > 0:
             wsum = w.sum() if w is not None else c
             smooth = wsum * lse - sw
@@ -454,11 +462,16 @@ def _nll_composed(x, t, weight, reduction, ignore_index):
     c = x.shape[1]
     t = t.long() if t.dtype is not D.int64 else t
     mask = t != ignore_index
-    ts = O.where(mask, t, 0)
     bad = mask & ((t < 0) | (t >= c))
-    if bool(bad.any()):
+    on_host = t.device.type == "cpu"
+    if on_host and bool(bad.any()):
         raise IndexError(f"Target {int(t[bad].reshape(-1)[0])} is out of bounds.")
+    if not on_host:  # no host read on a GPU: an out-of-range target's loss is NaN
+        mask = mask & ~bad
+    ts = O.where(mask, t, 0)
     picked = x.gather(1, ts.unsqueeze(1)).squeeze(1)
+    if not on_host:
+        picked = O.where(bad, float("nan"), picked)
     wt = weight[ts] * mask.to(x.dtype) if weight is not None else mask.to(x.dtype)
     loss = -picked * wt
     if reduction == "none":

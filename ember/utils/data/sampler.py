@@ -14,7 +14,7 @@ def _int64_seed(generator=None) -> int:
     from ... import _dtype as D
     from ...ops import empty
 
-    return int(empty((), dtype=D.int64).random_(generator=generator).item())
+    return int(empty((), dtype=D.int64, device="cpu").random_(generator=generator).item())
 
 
 def _private_generator(seed: int):

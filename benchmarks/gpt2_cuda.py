@@ -1,0 +1,144 @@
+"""GPT-2 124M training on one GPU, ember vs torch, same model code and initial weights, in one run.
+
+    python benchmarks/gpt2_cuda.py [--batch 16] [--steps 10] [--warmup 3] [--profile] [--json out.json]
+
+Model: nanoGPT's GPT-2 small (vocab 50304, 12 layers, width 768, 12 heads, context 1024, tied embeddings,
+tanh GELU), written once in benchmarks/train_cpu.py against the torch API and built for each library.
+Step: bf16 autocast forward, float32 loss, backward, AdamW (lr 6e-4, betas (0.9, 0.95), wd 0.1).
+Printed per library: first losses, step time (median of --steps after --warmup), tokens/s, host time per
+step (the step's Python time before the final synchronisation), and peak memory (max_memory_allocated and
+max_memory_reserved, each library's own allocator counters). With --profile, torch.profiler (CUPTI, which
+sees every kernel of the process, CuPy's included) lists each library's top ten kernels for one step.
+Not a test: no assertions. Needs an NVIDIA GPU, CuPy, and torch with CUDA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_cpu import gpt  # noqa: E402  (the same model code for both libraries)
+
+CFG = {"vocab": 50304, "block": 1024, "n_layer": 12, "n_head": 12, "n_embd": 768}
+
+
+def _make_step(lib, model, opt, x, y):
+    def step():
+        with lib.autocast("cuda", dtype=lib.bfloat16):
+            loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _bench(lib, model, batches, steps: int, warmup: int):
+    cuda = lib.cuda
+    opt = lib.optim.AdamW(model.parameters(), lr=6e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    xs = [lib.tensor(b[:, :-1].copy(), device="cuda") for b in batches]
+    ys = [lib.tensor(b[:, 1:].copy(), device="cuda") for b in batches]
+    losses, times, host = [], [], []
+    cuda.synchronize()
+    cuda.reset_peak_memory_stats()
+    for i in range(warmup + steps):
+        step = _make_step(lib, model, opt, xs[i % len(xs)], ys[i % len(ys)])
+        t0 = time.perf_counter()
+        loss = step()
+        t1 = time.perf_counter()
+        cuda.synchronize()
+        t2 = time.perf_counter()
+        losses.append(loss.item())
+        if i >= warmup:
+            times.append(t2 - t0)
+            host.append(t1 - t0)
+    return {
+        "losses": losses[:5],
+        "step_ms": 1e3 * statistics.median(times),
+        "host_ms": 1e3 * statistics.median(host),
+        "max_allocated_gib": cuda.max_memory_allocated() / 2**30,
+        "max_reserved_gib": cuda.max_memory_reserved() / 2**30,
+    }, _make_step(lib, model, opt, xs[0], ys[0])
+
+
+def _profile(step, torch) -> list:
+    """Top ten kernels of one step by total GPU time: (name, launches, total ms)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        step()
+        torch.cuda.synchronize()
+    rows = {}
+    total = 0.0
+    for ev in prof.events():
+        if ev.device_type.name != "CUDA":
+            continue
+        us = ev.device_time_total if hasattr(ev, "device_time_total") else ev.cuda_time_total
+        r = rows.setdefault(ev.name, [0, 0.0])
+        r[0] += 1
+        r[1] += us / 1e3
+        total += us / 1e3
+    top = sorted(rows.items(), key=lambda kv: -kv[1][1])[:10]
+    return [(name[:90], n, round(ms, 3)) for name, (n, ms) in top] + [
+        ("(all kernels)", sum(r[0] for r in rows.values()), round(total, 3))
+    ]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--profile", action="store_true")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+
+    import torch
+
+    import ember
+
+    torch.backends.cuda.matmul.allow_tf32 = True
+    ember.backends.cuda.matmul.allow_tf32 = True
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, 50257, (args.batch, CFG["block"] + 1)) for _ in range(4)]
+    torch.manual_seed(0)
+    torch.set_default_device("cuda")  # the model code makes position indices with arange(T)
+    ember.set_default_device("cuda")
+    tm = gpt(torch, **CFG)
+    em = gpt(ember, **CFG)
+    em.load_state_dict({k: ember.tensor(v.detach().cpu().numpy()) for k, v in tm.state_dict().items()})
+    n_params = sum(p.numel() for p in tm.parameters())
+    result = {
+        "device": torch.cuda.get_device_name(),
+        "params": n_params,
+        "batch": args.batch,
+        "tokens_per_step": args.batch * CFG["block"],
+        "torch": torch.__version__,
+    }
+    for name, lib, model in (("torch", torch, tm), ("ember", ember, em)):
+        r, step = _bench(lib, model, batches, args.steps, args.warmup)
+        r["tokens_per_s"] = result["tokens_per_step"] / (r["step_ms"] / 1e3)
+        if args.profile:
+            r["top_kernels"] = _profile(step, torch)
+        result[name] = r
+        del step
+        torch.cuda.empty_cache()
+    result["ratio_step_time"] = result["ember"]["step_ms"] / result["torch"]["step_ms"]
+    print(json.dumps(result, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
