@@ -310,7 +310,15 @@ class Index(Op):
     def forward(ctx, a, key=()):
         ctx.key = key
         ctx.in_shape = a.shape
-        return a[key]
+        try:
+            return a[key]
+        except ValueError as e:  # CuPy's wording of NumPy's IndexError for index arrays that do not broadcast
+            if "broadcast" not in str(e):
+                raise
+            shapes = ", ".join(str(list(k.shape)) for k in key if hasattr(k, "shape") and k.dtype != bool)
+            raise IndexError(
+                f"shape mismatch: indexing tensors could not be broadcast together with shapes {shapes}"
+            ) from None
 
     @staticmethod
     def backward(ctx, g):

@@ -638,14 +638,14 @@ class Solve(Op):
 
     @staticmethod
     def forward(ctx, a, b):
+        sa, sb = _own(ctx.be, a), _own(ctx.be, b)  # the solver's own copies; `a` itself is saved below
         if ctx.be.name != "cpu" and a.shape[:-2] != b.shape[:-2]:  # CuPy's solve does not broadcast batches
             batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-            # real copies: a solver may factor in place, and a broadcast view would alias its rows
-            a = ctx.xp.ascontiguousarray(ctx.xp.broadcast_to(a, batch + a.shape[-2:]))
-            b = ctx.xp.ascontiguousarray(ctx.xp.broadcast_to(b, batch + b.shape[-2:]))
+            sa = ctx.xp.ascontiguousarray(ctx.xp.broadcast_to(sa, batch + a.shape[-2:]))
+            sb = ctx.xp.ascontiguousarray(ctx.xp.broadcast_to(sb, batch + b.shape[-2:]))
         try:
             with _checked(ctx.be):
-                x = ctx.xp.linalg.solve(_own(ctx.be, a), _own(ctx.be, b))
+                x = ctx.xp.linalg.solve(sa, sb)
         except np.linalg.LinAlgError:
             batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
             full = ctx.xp.broadcast_to(a, batch + a.shape[-2:])

@@ -68,6 +68,20 @@ def test_device_mismatch_errors_like_torch():
         a.numpy()
 
 
+def test_out_of_range_targets_give_nan_without_a_host_sync():
+    """torch reports these with an asynchronous device assert; ember gives a NaN loss and never waits."""
+    x = ember.randn(3, 5, device="cuda", requires_grad=True)
+    for t in ([0, 7, 2], [0, -3, 2]):
+        loss = ember.nn.functional.cross_entropy(x, ember.tensor(t, device="cuda"))
+        assert np.isnan(loss.item())
+        per = ember.nn.functional.nll_loss(
+            x.log_softmax(-1), ember.tensor(t, device="cuda"), reduction="none"
+        )
+        assert np.isnan(per[1].item()) and np.isfinite(per[0].item())
+    ok = ember.nn.functional.cross_entropy(x, ember.tensor([0, -100, 2], device="cuda"))  # ignore_index
+    assert np.isfinite(ok.item())
+
+
 # ------------------------------------------------------------------------------------------ ember.cuda
 
 
