@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check ember tests benchmarks
+	$(PY) -m ruff check ember ember_runtime tests benchmarks
 	$(PY) -m pytest -q -n 2 tests
 
 DEMO_STAMP := $(VENV)/.installed-demo
@@ -26,8 +26,8 @@ demo: $(DEMO_STAMP)
 	$(PY) -m ember demo
 
 lint: $(STAMP)
-	$(PY) -m ruff check ember tests benchmarks
-	$(PY) -m ruff format --check ember tests benchmarks
+	$(PY) -m ruff check ember ember_runtime tests benchmarks
+	$(PY) -m ruff format --check ember ember_runtime tests benchmarks
 
 bench: $(STAMP)
 	$(PY) benchmarks/overhead.py

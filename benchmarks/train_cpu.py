@@ -82,12 +82,14 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
             self.lm_head = nn.Linear(n_embd, vocab, bias=False)
             self.wte.weight = self.lm_head.weight
 
-        def forward(self, idx, targets):
+        def forward(self, idx, targets=None):
             T = idx.size(1)
             x = self.wte(idx) + self.wpe(t.arange(T))
             for b in self.h:
                 x = b(x)
             logits = self.lm_head(self.ln_f(x))
+            if targets is None:  # inference: the logits
+                return logits
             return F.cross_entropy(logits.view(-1, vocab), targets.view(-1))
 
     return GPT()

@@ -123,10 +123,11 @@ def compile(
 
 
 from . import (  # noqa: E402
-    amp,  # noqa: E402
+    amp,
     backends,
     compat,
     cuda,
+    export,
 )
 from .cuda import amp as _cuda_amp  # noqa: E402, F401  (ember.cuda.amp, torch.cuda.amp's old spellings)
 from .ops._autocast import (  # noqa: E402
@@ -141,3 +142,12 @@ from .ops._autocast import (  # noqa: E402
     set_autocast_enabled,
 )
 from .serialization import load, save  # noqa: E402
+
+
+def __getattr__(name: str):
+    """ember.onnx loads on first use (it needs the optional onnx package)."""
+    if name == "onnx":
+        import importlib
+
+        return importlib.import_module(".onnx", __name__)
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")

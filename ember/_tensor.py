@@ -11,6 +11,7 @@ import numpy as np
 from . import _dtype as D
 from ._device import CPU, to_device
 from ._size import Size, _fast_size
+from ._trace_hooks import ACTIVE as _TRACING
 from .autograd.grad_mode import STATE
 from .backend import get_backend
 
@@ -53,9 +54,14 @@ class Tensor:
     # ------------------------------------------------------------------ metadata
     @property
     def shape(self) -> Size:
+        if _TRACING[0] is not None:  # export tracing: sizes of traced values are symbolic
+            return _TRACING[0].size_of(self)
         return _fast_size(self._data.shape)
 
     def size(self, dim: int | None = None):
+        if _TRACING[0] is not None:
+            s = _TRACING[0].size_of(self)
+            return s if dim is None else s[_wrap_dim(dim, self._data.ndim, "size")]
         if dim is None:
             return _fast_size(self._data.shape)
         return self._data.shape[_wrap_dim(dim, self._data.ndim, "size")]
@@ -463,6 +469,8 @@ def _rebuild_typed(cls, args, state):
 
 
 def _to_host(t: Tensor) -> np.ndarray:
+    if _TRACING[0] is not None:
+        _TRACING[0].host_read(t)  # raises when a traced value would steer Python control flow
     if t._device.type == "cpu":
         return t._data
     return get_backend(t._device).to_numpy(t._data)

@@ -565,3 +565,20 @@ def _late_bind():
 
 
 _late_bind()
+
+
+def _traceable_methods():
+    """Tensor methods the export tracer records as written (their shape arguments stay symbolic)."""
+    from ._trace_hooks import register_methods
+
+    register_methods(
+        Tensor,
+        (
+            "view reshape flatten unflatten squeeze unsqueeze expand expand_as repeat split chunk __getitem__ "
+            "mean sum amax amin max min var std masked_fill type_as to float half bfloat16 long int bool contiguous"
+        ).split(),
+    )
+
+
+_traceable_methods()
+

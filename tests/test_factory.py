@@ -803,3 +803,13 @@ def test_tensor_from_tensor_casts_without_range_check():
 @pytest.mark.parametrize("dtype", ["uint8", "int32", "float16", "float64"])
 def test_single_step_ranges(fn, start, dtype):
     exact(lambda m: getattr(m, fn)(start, 5, 1, dtype=getattr(m, dtype)))
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty"])
+def test_size_keyword(name):
+    """torch.zeros(size=(2, 3)) works too (not only the positional forms)."""
+    e = getattr(ember, name)(size=(2, 3), dtype=ember.float64)
+    t = getattr(torch, name)(size=(2, 3), dtype=torch.float64)
+    assert tuple(e.shape) == tuple(t.shape) == (2, 3) and e.dtype is ember.float64
+    if name != "empty":
+        assert e.tolist() == t.tolist()

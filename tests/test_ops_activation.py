@@ -87,3 +87,8 @@ def test_relu_inplace_and_method():
     parity(lambda t, x: (x * 1).relu_(), rand(3, 4, kinks=[0.0]))
     parity(lambda t, x: x.relu(), rand(3, 4, kinks=[0.0]))
     parity(lambda t, x: t.relu(x.to(t.int64)), rand(5, low=-5, high=5), grad=False)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_zero_dim(approximate):
+    parity(lambda t, x: t.nn.functional.gelu(x, approximate=approximate), rand())

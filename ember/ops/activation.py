@@ -6,6 +6,7 @@ import math
 
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
+from .._trace_hooks import traceable
 from ._dispatch import dispatch
 from .op import SAME, Op
 
@@ -155,7 +156,7 @@ class Gelu(_Act):
         xp = ctx.xp
         ctx.approximate = approximate
         if approximate == "tanh":
-            u = a * a
+            u = xp.multiply(a, a, out=xp.empty_like(a))  # an array even for 0-d input (a * a is a scalar)
             u *= 0.044715
             u += 1.0
             u *= a
@@ -335,6 +336,7 @@ def relu_(input: Tensor) -> Tensor:
     return dispatch(Relu, (input,), inplace=True)
 
 
+@traceable("F.leaky_relu")
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return dispatch(LeakyRelu, (_float_in(input, "leaky_relu"),), {"slope": negative_slope})
 
@@ -355,6 +357,7 @@ def selu(input: Tensor) -> Tensor:
     return dispatch(Elu, (_float_in(input, "selu"),), {"alpha": _SELU_ALPHA, "scale": _SELU_SCALE})
 
 
+@traceable("F.gelu")
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) ('none': exact erf form; 'tanh': the tanh approximation)."""
     if approximate not in ("none", "tanh"):
@@ -362,11 +365,13 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     return dispatch(Gelu, (_float_in(input, "GeluKernelImpl"),), {"approximate": approximate})
 
 
+@traceable("F.silu")
 def silu(input: Tensor) -> Tensor:
     """x * sigmoid(x)."""
     return dispatch(Silu, (_float_in(input, "silu"),))
 
 
+@traceable("F.softplus")
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return dispatch(Softplus, (_float_in(input, "softplus"),), {"beta": beta, "threshold": threshold})
 
@@ -391,6 +396,7 @@ def logsigmoid(input: Tensor) -> Tensor:
     return dispatch(Logsigmoid, (_float_in(input, "log_sigmoid"),))
 
 
+@traceable("F.mish")
 def mish(input: Tensor) -> Tensor:
     return dispatch(Mish, (_float_in(input, "mish"),))
 

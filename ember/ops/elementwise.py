@@ -6,6 +6,7 @@ import math
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from .._trace_hooks import traceable
 from ._dispatch import dispatch
 from .op import BOOL, FLOAT, NONE, SAME, Op
 
@@ -888,6 +889,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None):
     return dispatch(NanToNum, (input,), {"nan": nan, "posinf": posinf, "neginf": neginf})
 
 
+@traceable("E.where")
 def where(condition, input=None, other=None):
     """Elements of `input` where `condition`, else of `other` (either may be a scalar)."""
     if input is None and other is None:

@@ -15,6 +15,7 @@ from .. import _dtype as D
 from .._device import to_device
 from .._size import Size
 from .._tensor import Tensor, _wrap
+from .._trace_hooks import traceable
 from ..backend import get_backend
 from ._dispatch import _default_device, dispatch
 from .op import Op
@@ -160,6 +161,7 @@ def _fill_scalar(fill_value, fn: str, dt: D.dtype):
     return _checked(fill_value, dt)
 
 
+@traceable("E.full")
 def full(
     size, fill_value, *, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False
 ) -> Tensor:
@@ -171,22 +173,25 @@ def full(
     return _finish(t, requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
-    shape = _size_arg(size, "zeros")
+@traceable("E.zeros")
+def zeros(*args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
+    shape = _size_arg(args if size is None else (size,), "zeros")
     dt = D.to_dtype(dtype) if dtype is not None else D._DEFAULT[0]
     t = dispatch(Full, (), {"shape": shape, "fill_value": 0, "dtype": dt, "device": _dev(device)})
     return _finish(t, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
-    shape = _size_arg(size, "ones")
+@traceable("E.ones")
+def ones(*args, size=None, dtype=None, device=None, requires_grad=False, out=None, layout=None, pin_memory=False):
+    shape = _size_arg(args if size is None else (size,), "ones")
     dt = D.to_dtype(dtype) if dtype is not None else D._DEFAULT[0]
     t = dispatch(Full, (), {"shape": shape, "fill_value": 1, "dtype": dt, "device": _dev(device)})
     return _finish(t, requires_grad)
 
 
 def empty(
-    *size,
+    *args,
+    size=None,
     dtype=None,
     device=None,
     requires_grad=False,
@@ -195,7 +200,7 @@ def empty(
     pin_memory=False,
     memory_format=None,
 ):
-    shape = _size_arg(size, "empty")
+    shape = _size_arg(args if size is None else (size,), "empty")
     dt = D.to_dtype(dtype) if dtype is not None else D._DEFAULT[0]
     t = dispatch(Empty, (), {"shape": shape, "dtype": dt, "device": _dev(device)})
     return _finish(t, requires_grad)
@@ -279,16 +284,19 @@ def _like(fn_name, t, dtype, device, memory_format=None):
     return kw
 
 
+@traceable("E.zeros_like")
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
     kw = _like("zeros_like", input, dtype, device, memory_format)
     return _finish(dispatch(Full, (), {**kw, "fill_value": 0}), requires_grad)
 
 
+@traceable("E.ones_like")
 def ones_like(input, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None):
     kw = _like("ones_like", input, dtype, device, memory_format)
     return _finish(dispatch(Full, (), {**kw, "fill_value": 1}), requires_grad)
 
 
+@traceable("E.full_like")
 def full_like(
     input, fill_value, *, dtype=None, device=None, requires_grad=False, layout=None, memory_format=None
 ):
@@ -646,6 +654,7 @@ class Arange(Op):
         return out.astype(acc).astype(dtype.np)
 
 
+@traceable("E.arange")
 def arange(
     start=0,
     end=None,

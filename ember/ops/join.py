@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap_dim
+from .._trace_hooks import traceable
 from ._dispatch import dispatch
 from .index import getitem
 from .op import SAME, Op
@@ -63,6 +64,7 @@ class Cat(Op):
         return tuple(out)
 
 
+@traceable("E.cat")
 def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Concatenate along an existing dim (legacy 1-D empty tensors are skipped, as in torch)."""
     tensors = _tensor_seq(tensors, "cat", ValueError)
@@ -100,6 +102,7 @@ def _promote_all(tensors):
     return dt
 
 
+@traceable("E.stack")
 def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Join equal-shaped tensors along a new dim."""
     tensors = _tensor_seq(tensors, "stack")
@@ -440,6 +443,7 @@ class Tril(Op):
         return (dispatch(Tril, (g,), {"diagonal": ctx.diagonal, "upper": ctx.upper}),)
 
 
+@traceable("E.tril")
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     """Lower triangle (on and below `diagonal`) of the last two dims; the rest zeroed."""
     if input._data.ndim < 2:
@@ -447,6 +451,7 @@ def tril(input: Tensor, diagonal: int = 0) -> Tensor:
     return dispatch(Tril, (input,), {"diagonal": int(diagonal)})
 
 
+@traceable("E.triu")
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:
     """Upper triangle (on and above `diagonal`) of the last two dims; the rest zeroed."""
     if input._data.ndim < 2:

@@ -18,6 +18,7 @@ import numpy as np
 from .. import _dtype as D
 from .. import return_types as RT
 from .._tensor import Tensor, _wrap, _wrap_dim
+from .._trace_hooks import traceable
 from ._autocast import autocast_policy
 from ._dispatch import dispatch
 from .op import SAME, Op
@@ -267,6 +268,7 @@ def _sublist_to_str(sub) -> str:
     return s
 
 
+@traceable("E.einsum")
 @autocast_policy("einsum")
 def einsum(*args) -> Tensor:
     """Einstein summation (torch.einsum): explicit/implicit output, '...', broadcasting, diagonals."""

@@ -11,6 +11,7 @@ import warnings
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from .._trace_hooks import traceable
 from ._autocast import autocast_policy
 from ._dispatch import dispatch
 from .op import SAME, Op
@@ -95,6 +96,7 @@ def _batch_numel(*shapes) -> int:
     return math.prod(broadcast_shapes(*shapes))
 
 
+@traceable("E.matmul")
 def matmul(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Matrix product with NumPy/torch rules: 1-D operands are promoted and squeezed, batch dims broadcast."""
     _check_tensors("matmul", input=input, other=other)
@@ -170,6 +172,7 @@ def mm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     return matmul(input, mat2, out=out)
 
 
+@traceable("E.bmm")
 def bmm(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Batched 3-D matrix product with equal batch sizes (no broadcasting)."""
     _check_tensors("bmm", input=input, mat2=mat2)
@@ -265,6 +268,7 @@ def _check_input_dtype(input: Tensor, p_dtype, other_name: str) -> None:
         )
 
 
+@traceable("E.addmm")
 @autocast_policy("addmm")
 def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2)."""
@@ -294,6 +298,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None) -> Tensor:
     return _out(_axpby(input, outer(vec1, vec2), beta, alpha), out)
 
 
+@traceable("E.baddbmm")
 @autocast_policy("baddbmm")
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import ops as O
 from ..._tensor import Tensor
+from ..._trace_hooks import traceable
 from ...ops import activation as A
 from ...ops._autocast import autocast_policy
 from ...ops.activation import (
@@ -27,6 +28,7 @@ def _inplace_result(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
     return input.copy_(result) if inplace else result
 
 
+@traceable("F.relu")
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return A.relu_(input) if inplace else A.relu(input)
 
@@ -35,10 +37,12 @@ def relu_(input: Tensor) -> Tensor:
     return A.relu_(input)
 
 
+@traceable("F.elu")
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     return _inplace_result(input, A.elu(input, alpha), inplace)
 
 
+@traceable("F.hardtanh")
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
@@ -96,18 +100,22 @@ def rrelu(
     return _inplace_result(input, out, inplace)
 
 
+@traceable("F.sigmoid")
 def sigmoid(input: Tensor) -> Tensor:
     return input.sigmoid()
 
 
+@traceable("F.tanh")
 def tanh(input: Tensor) -> Tensor:
     return input.tanh()
 
 
+@traceable("F.softmax")
 def softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     return A.softmax(input, dim, dtype)
 
 
+@traceable("F.log_softmax")
 def log_softmax(input: Tensor, dim=None, _stacklevel: int = 3, dtype=None) -> Tensor:
     return A.log_softmax(input, dim, dtype)
 

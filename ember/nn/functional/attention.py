@@ -14,6 +14,7 @@ import warnings
 from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor
+from ..._trace_hooks import traceable
 from ...autograd.grad_mode import STATE
 from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
@@ -305,6 +306,7 @@ def _sdpa_checks(query, key, value, attn_mask, is_causal, enable_gqa):
     return groups, scores
 
 
+@traceable("F.scaled_dot_product_attention")
 @autocast_policy("scaled_dot_product_attention")
 def scaled_dot_product_attention(
     query: Tensor,

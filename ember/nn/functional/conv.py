@@ -20,6 +20,7 @@ import math
 
 from ... import _dtype as D
 from ..._tensor import Tensor
+from ..._trace_hooks import traceable
 from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import SAME, Op
@@ -450,18 +451,21 @@ def _conv(input, weight, bias, stride, padding, dilation, groups, d: int, fn: st
     return out if batched else out.squeeze(0)
 
 
+@traceable("F.conv1d")
 @autocast_policy("conv1d")
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D cross-correlation. input (N, C_in, L) or (C_in, L), weight (C_out, C_in/groups, k)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 1, "conv1d")
 
 
+@traceable("F.conv2d")
 @autocast_policy("conv2d")
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """2-D cross-correlation. input (N, C_in, H, W) or (C_in, H, W), weight (C_out, C_in/groups, kH, kW)."""
     return _conv(input, weight, bias, stride, padding, dilation, groups, 2, "conv2d")
 
 
+@traceable("F.conv3d")
 @autocast_policy("conv3d")
 def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """3-D cross-correlation. input (N, C_in, D, H, W) or unbatched, weight (C_out, C_in/groups, kD, kH, kW)."""
@@ -520,6 +524,7 @@ def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups
     return out if batched else out.squeeze(0)
 
 
+@traceable("F.conv_transpose1d")
 @autocast_policy("conv_transpose1d")
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """1-D transposed convolution (the input-gradient of conv1d). weight (C_in, C_out/groups, k)."""
@@ -528,6 +533,7 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     )
 
 
+@traceable("F.conv_transpose2d")
 @autocast_policy("conv_transpose2d")
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """2-D transposed convolution (the input-gradient of conv2d). weight (C_in, C_out/groups, kH, kW)."""

@@ -13,6 +13,7 @@ import warnings
 
 from ... import ops as O
 from ..._tensor import Tensor
+from ..._trace_hooks import traceable
 
 _ALPHA = 1.7580993408473766  # -SELU scale * alpha: the value alpha dropout sets dropped units to
 
@@ -49,6 +50,7 @@ def _dropout_impl(input: Tensor, p: float, train: bool, feature: bool, alpha: bo
     return input.mul_(noise) if inplace else input * noise
 
 
+@traceable("F.dropout")
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1 / (1 - p) (training only)."""
     _check_p(p)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from ... import ops as O
 from ..._tensor import Tensor
+from ..._trace_hooks import traceable
 from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import SAME, Op
 
 
+@traceable("F.linear")
 @autocast_policy("linear")
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias. input (*, in), weight (out, in), bias (out,)."""

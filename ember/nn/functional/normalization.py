@@ -22,6 +22,7 @@ import numpy as np
 from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor, _wrap
+from ..._trace_hooks import traceable
 from ...autograd.grad_mode import STATE, no_grad
 from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
@@ -367,6 +368,7 @@ def _check_normalized(input: Tensor, ns: tuple, weight, bias, sep: str) -> None:
 # ------------------------------------------------------------------------------------------------ functions
 
 
+@traceable("F.layer_norm")
 @autocast_policy("layer_norm")
 def layer_norm(
     input: Tensor,
@@ -402,6 +404,7 @@ def _layer_norm_reference(input, normalized_shape, weight=None, bias=None, eps=1
     )
 
 
+@traceable("F.rms_norm")
 def rms_norm(
     input: Tensor, normalized_shape, weight: Tensor | None = None, eps: float | None = None
 ) -> Tensor:
@@ -428,6 +431,7 @@ def rms_norm(
     return dispatch(_RMSNorm, (input, weight, None), kw)[0]
 
 
+@traceable("F.group_norm")
 @autocast_policy("group_norm")
 def group_norm(
     input: Tensor,
@@ -472,6 +476,7 @@ def _update_running(running: Tensor | None, stat: Tensor, momentum: float) -> No
             running.mul_(1 - momentum).add_(stat.to(running.dtype) * momentum)
 
 
+@traceable("F.batch_norm")
 def batch_norm(
     input: Tensor,
     running_mean: Tensor | None,
@@ -581,6 +586,7 @@ def instance_norm(
     return y
 
 
+@traceable("F.normalize")
 @autocast_policy("normalize")
 def normalize(
     input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out: Tensor | None = None

@@ -16,6 +16,7 @@ import numpy as np
 from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor, _wrap
+from ..._trace_hooks import traceable
 from ...backend import get_backend
 from ...ops._dispatch import dispatch
 from ...ops.op import SAME, Op
@@ -301,6 +302,7 @@ def _dims_msg(d: int, fn: str, shape) -> str:
     return f"non-empty {d + 1}D or {d + 2}D (batch mode) tensor expected for input"
 
 
+@traceable("F.max_pool1d")
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over sliding windows of (N, C, L) or (C, L); -inf padding; optionally the argmax indices."""
     return _max_pool(
@@ -317,6 +319,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     )
 
 
+@traceable("F.max_pool2d")
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max over sliding windows of (N, C, H, W) or (C, H, W); -inf padding; optionally the argmax indices."""
     return _max_pool(
@@ -469,6 +472,7 @@ def _avg_dims_msg(input, d: int, fn: str) -> str:
     return f"non-empty {d + 1}D or {d + 2}D (batch mode) tensor expected for input"
 
 
+@traceable("F.avg_pool1d")
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """Mean over sliding windows of (N, C, L) or (C, L) (zero padding, counted unless told otherwise)."""
     msg = _avg_dims_msg(input, 1, "avg_pool1d") if isinstance(input, Tensor) else ""
@@ -477,6 +481,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     )
 
 
+@traceable("F.avg_pool2d")
 def avg_pool2d(
     input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None
 ):
@@ -577,11 +582,13 @@ def _adaptive_avg(input, output_size, d: int, fn: str) -> Tensor:
     return out if batched else out.squeeze(0)
 
 
+@traceable("F.adaptive_avg_pool1d")
 def adaptive_avg_pool1d(input, output_size) -> Tensor:
     """Average pooling of (N, C, L) to a fixed output length."""
     return _adaptive_avg(input, output_size, 1, "adaptive_avg_pool1d")
 
 
+@traceable("F.adaptive_avg_pool2d")
 def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """Average pooling of (N, C, H, W) to a fixed output size (None keeps that input size)."""
     return _adaptive_avg(input, output_size, 2, "adaptive_avg_pool2d")

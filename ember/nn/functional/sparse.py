@@ -13,6 +13,7 @@ import numpy as np
 from ... import _dtype as D
 from ... import ops as O
 from ..._tensor import Tensor, _wrap
+from ..._trace_hooks import traceable
 from ...autograd.grad_mode import STATE, no_grad
 from ...ops._dispatch import dispatch
 from ...ops.op import Op
@@ -131,6 +132,7 @@ def _renorm_(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -
         w.index_copy_(0, uniq, rows * scale)
 
 
+@traceable("F.embedding")
 def embedding(
     input: Tensor,
     weight: Tensor,

@@ -15,6 +15,7 @@ import numpy as np
 
 from ... import _dtype as D
 from ..._tensor import Tensor
+from ..._trace_hooks import traceable
 from ...ops._dispatch import dispatch
 from ...ops.op import SAME, Op
 
@@ -208,6 +209,7 @@ _PAD_HELP = (
 )
 
 
+@traceable("F.pad")
 def pad(input: Tensor, pad, mode: str = "constant", value=None) -> Tensor:
     """Pad the last len(pad)//2 dims: pad = (left_last, right_last, left_prev, right_prev, ...).
 
