@@ -1,4 +1,4 @@
-"""The ``ember`` command line: ``python -m ember demo | run script.py | export checkpoint out``."""
+"""The ``ember`` command line: ``python -m ember demo | run script.py | export checkpoint out | serve``."""
 
 from __future__ import annotations
 
@@ -71,6 +71,12 @@ def _export(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from .serve.server import main as serve_main
+
+    return serve_main(args)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="ember", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -89,5 +95,9 @@ def main(argv=None) -> int:
     p_exp.add_argument("--config", help="JSON keyword arguments for the model's constructor / GPTConfig")
     p_exp.add_argument("--batch", type=int, default=1, help="example batch size to trace with (batch is dynamic)")
     p_exp.add_argument("--seq", type=int, default=0, help="GPT: example sequence length (dynamic)")
+    p_serve = sub.add_parser("serve", help="serve a model repository (KServe v2, OpenAI completions, metrics)")
+    from .serve.server import add_arguments
+
+    add_arguments(p_serve)
     args = parser.parse_args(argv)
-    return {"demo": _demo, "run": _run, "export": _export}[args.cmd](args)
+    return {"demo": _demo, "run": _run, "export": _export, "serve": _serve}[args.cmd](args)

@@ -57,10 +57,14 @@ ORACLE_BEHAVIOUR = (
 def pytest_collection_modifyitems(config, items):
     if TEST_DEVICE == "cuda":
         cpu_only = pytest.mark.skip(reason="CPU-only semantics (see CPU_ONLY in tests/conftest.py)")
+        host = pytest.mark.skip(reason="export/serving tests compare host NumPy results (the NumPy runtime, "
+                                       "artifacts, servers); run them without EMBER_TEST_DEVICE")
         for item in items:
             item.add_marker(pytest.mark.cuda)
             if item.name.startswith(CPU_ONLY):
                 item.add_marker(cpu_only)
+            elif "/tests/export/" in str(item.fspath) or "/tests/serve/" in str(item.fspath):
+                item.add_marker(host)
     if not torch.__version__.startswith("2.13"):
         old = pytest.mark.skip(reason=f"module reprs differ in torch {torch.__version__}; the oracle is 2.13")
         changed = pytest.mark.skip(reason=f"torch {torch.__version__} behaves differently; the oracle is 2.13")

@@ -25,6 +25,9 @@ def _tune_malloc() -> None:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 1 << 26)  # M_MMAP_THRESHOLD: 64 MiB
         libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: 1 GiB
+        # M_ARENA_MAX: 1. Threads otherwise get their own arenas, where freed large blocks go back to the OS
+        # anyway: a model run on a server's worker thread measured 2.2x slower than on the main thread.
+        libc.mallopt(-8, 1)
     except (OSError, AttributeError):
         pass
 

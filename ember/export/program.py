@@ -143,7 +143,8 @@ class Program:
             env[s["value"]] = x
         return env
 
-    def __call__(self, *inputs):
+    def run_flat(self, *inputs) -> list:
+        """The graph outputs as a flat list of tensors, in `output_names` order (servers use this)."""
         env = dict(self.params)
         env.update(self._bind_inputs(inputs))
         with no_grad():
@@ -151,12 +152,12 @@ class Program:
                 for name, v in zip(node["outputs"], run_node(node, env)):
                     if name is not None:
                         env[name] = v
-        flat = [env[o["value"]] for o in self.graph["outputs"]]
-        return (
-            rebuild_out(self.graph.get("output_structure", "tensor" if len(flat) == 1 else None), flat)
-            if self.graph.get("output_structure") is not None
-            else tuple(flat)
-        )
+        return [env[o["value"]] for o in self.graph["outputs"]]
+
+    def __call__(self, *inputs):
+        flat = self.run_flat(*inputs)
+        spec = self.graph.get("output_structure")
+        return rebuild_out(spec, flat) if spec is not None else tuple(flat)
 
     def verify(self, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
         """Re-run the golden example saved with the program; raise AssertionError on a mismatch."""
