@@ -76,6 +76,13 @@ class _ApiKey:
         await self.app(scope, receive, send)
 
 
+def _quiet_numpy() -> None:
+    """NumPy's error state is per thread: worker threads need ember's (no FP warnings, as torch)."""
+    import numpy as np
+
+    np.seterr(all="ignore")
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     """The body, refused with 413 as soon as it exceeds `limit` bytes (before it is all read)."""
     declared = request.headers.get("content-length")
@@ -144,7 +151,7 @@ def create_app(cfg: ServeConfig) -> Starlette:
     async def lifespan(app):
         state["loop"] = asyncio.get_running_loop()
         state["executor"] = ThreadPoolExecutor(
-            max_workers=max(1, cfg.workers), thread_name_prefix="ember-serve"
+            max_workers=max(1, cfg.workers), thread_name_prefix="ember-serve", initializer=_quiet_numpy
         )
         defaults = ModelConfig(
             max_batch_size=cfg.max_batch_size,
