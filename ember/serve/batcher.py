@@ -69,11 +69,11 @@ class DynamicBatcher:
 
     @property
     def depth(self) -> int:
-        return len(self._queue)
+        return sum(1 for i in self._queue if not i.future.done())
 
     @property
     def busy(self) -> bool:
-        return bool(self._queue) or self._running > 0
+        return self.depth > 0 or self._running > 0
 
     def start(self) -> None:
         if self._task is None:
@@ -103,6 +103,7 @@ class DynamicBatcher:
             raise BatchTooLarge(
                 f"the request's batch of {rows} exceeds the model's max_batch_size {self.max_batch_size}"
             )
+        self._queue = [i for i in self._queue if not i.future.done()]  # timed out / client gone: free slots
         if len(self._queue) >= self.max_queue_size:
             raise QueueFull(f"the queue of this model version is full ({self.max_queue_size} requests)")
         key = tuple(
@@ -140,9 +141,7 @@ class DynamicBatcher:
     async def _form_batch(self) -> list:
         first = self._queue[0]
         if self.hold_for:
-            while self.hold_for and sum(1 for i in self._queue if not i.future.done()) < min(
-                self.hold_for, self.max_queue_size
-            ):
+            while self.hold_for and self.depth < self.hold_for:
                 self._wake.clear()
                 await self._wake.wait()
         elif self.batchable:

@@ -122,6 +122,17 @@ def server(repo):
     assert s.stop() == 0
 
 
+async def _until(client, fragment: str, seconds: float = 30.0) -> str:
+    """Poll /metrics until it contains `fragment` (bounded: fails after `seconds`)."""
+    deadline = time.time() + seconds
+    while True:
+        text = (await client.get("/metrics")).text
+        if fragment in text:
+            return text
+        assert time.time() < deadline, f"metrics never showed {fragment!r}"
+        await asyncio.sleep(0.01)
+
+
 def _infer_body(x, name="x", **extra):
     return {
         "inputs": [
@@ -344,11 +355,9 @@ def test_sigterm_drains_queued_requests(repo):
             tasks = [
                 asyncio.ensure_future(c.post("/v2/models/tiny/infer", json=_infer_body(x))) for _ in range(2)
             ]
-            while True:  # wait until both are queued (held: the hook wants 3)
-                m = (await c.get("/metrics")).text
-                if 'ember_queue_depth{model="tiny",version="1"} 2.0' in m:
-                    break
-                await asyncio.sleep(0.01)
+            await _until(
+                c, 'ember_queue_depth{model="tiny",version="1"} 2.0'
+            )  # both queued (the hook wants 3)
             s.proc.send_signal(signal.SIGTERM)
             return await asyncio.gather(*tasks)
 
@@ -439,3 +448,59 @@ def test_completions_json_and_sse(server):
     assert (
         c.post("/v1/completions", json={**req, "prompt": "xyz"}).status_code == 400
     )  # not in the vocabulary
+
+
+def test_queue_full_timeout_and_client_disconnect(repo):
+    """Backpressure: a full queue answers 503 with Retry-After; a request that waits past --timeout gets 504;
+    a request whose client went away is dropped from the queue (the hold hook keeps them queued)."""
+    s = Server(repo, "--max-queue-size", "2", "--timeout", "1", env={"EMBER_SERVE_TEST_BATCH_HOLD": "3"})
+    x = np.ones((1, 4), np.float32)
+    try:
+
+        async def go():
+            async with httpx.AsyncClient(base_url=s.url, timeout=30) as c:
+                first = asyncio.ensure_future(c.post("/v2/models/tiny/infer", json=_infer_body(x)))
+                second = asyncio.ensure_future(c.post("/v2/models/tiny/infer", json=_infer_body(x)))
+                await _until(c, 'ember_queue_depth{model="tiny",version="1"} 2.0')
+                full = await c.post("/v2/models/tiny/infer", json=_infer_body(x))
+                return full, await first, await second
+
+        full, first, second = asyncio.run(go())
+        assert (
+            full.status_code == 503 and full.headers["Retry-After"] == "1" and "queue" in full.json()["error"]
+        )
+        assert first.status_code == 504 and second.status_code == 504  # held past --timeout 1 s
+        assert "did not finish within 1.0 s" in first.json()["error"]
+
+        async def gone():
+            async with httpx.AsyncClient(base_url=s.url, timeout=30) as c:
+                t = asyncio.ensure_future(c.post("/v2/models/tiny/infer", json=_infer_body(x)))
+                await _until(c, 'ember_queue_depth{model="tiny",version="1"} 1.0')
+                t.cancel()  # the client goes away mid-request
+            async with httpx.AsyncClient(base_url=s.url, timeout=30) as c:
+                await _until(c, 'status="499"')
+                return (await c.get("/metrics")).text
+
+        text = asyncio.run(gone())
+        assert 'ember_queue_depth{model="tiny",version="1"} 0.0' in text
+    finally:
+        assert s.stop() == 0
+
+
+def test_poll_interval_picks_up_a_new_version(tmp_path):
+    repo = tmp_path / "repo"
+    _export_tiny(str(repo / "tiny" / "1" / "model.ember"), 1.0)
+    s = Server(repo, "--poll-interval", "0.1")
+    try:
+        _export_tiny(str(repo / "tiny" / "2" / "model.ember"), 2.0)
+        deadline = time.time() + 30
+        while httpx.get(s.url + "/v2/models/tiny").json()["versions"] != ["2"]:
+            assert time.time() < deadline, "the new version was not picked up"
+            time.sleep(0.05)
+        x = np.ones((1, 4), np.float32)
+        out = httpx.post(s.url + "/v2/models/tiny/infer", json=_infer_body(x)).json()
+        np.testing.assert_allclose(
+            np.array(out["outputs"][0]["data"]).reshape(1, 3), _expected(x, 2.0), rtol=1e-5
+        )
+    finally:
+        assert s.stop() == 0
