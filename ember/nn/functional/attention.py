@@ -27,8 +27,10 @@ _NEG_INF = float("-inf")
 # ------------------------------------------------------------------------------------------ fused op
 
 
-def _attention_arrays(xp, q, k, v, mask, keep, scale, causal, p, groups, safe):
-    """Forward on arrays: returns (output, probabilities P, dropped probabilities P * keep / (1 - p))."""
+def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe):
+    """Forward on arrays: returns (output, probabilities P, dropped probabilities P * keep / (1 - p)).
+    The products go through the backend's matmul (on CUDA: cuBLAS, TF32 when allowed)."""
+    xp = be.xp
     out_dt = q.dtype
     if q.dtype.itemsize == 2:  # float16 / bfloat16: compute in float32
         f32 = xp.float32
@@ -38,7 +40,7 @@ def _attention_arrays(xp, q, k, v, mask, keep, scale, causal, p, groups, safe):
     if groups > 1:
         k = xp.repeat(k, groups, axis=-3)
         v = xp.repeat(v, groups, axis=-3)
-    s = xp.matmul(q, xp.swapaxes(k, -1, -2))
+    s = be.matmul(q, xp.swapaxes(k, -1, -2))
     s *= scale
     L, S = s.shape[-2], s.shape[-1]
     if causal:
@@ -67,7 +69,7 @@ def _attention_arrays(xp, q, k, v, mask, keep, scale, causal, p, groups, safe):
     if keep is not None:
         pd = probs * keep
         pd *= 1.0 / (1.0 - p) if p < 1 else 0.0
-    out = xp.matmul(pd, v)
+    out = be.matmul(pd, v)
     return out.astype(out_dt, copy=False), probs, pd
 
 
@@ -78,7 +80,7 @@ class _Attention(Op):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, keep=None, scale=1.0, causal=False, p=0.0, groups=1, safe=True):
-        out, probs, _ = _attention_arrays(ctx.xp, q, k, v, mask, keep, scale, causal, p, groups, safe)
+        out, probs, _ = _attention_arrays(ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe)
         _save(ctx, q, k, v, mask, keep, probs, out, scale, causal, p, groups, safe)
         return out
 
@@ -95,7 +97,7 @@ class _AttentionWeights(Op):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, keep=None, scale=1.0, causal=False, p=0.0, groups=1, safe=True):
-        out, probs, pd = _attention_arrays(ctx.xp, q, k, v, mask, keep, scale, causal, p, groups, safe)
+        out, probs, pd = _attention_arrays(ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe)
         _save(ctx, q, k, v, mask, keep, probs, out, scale, causal, p, groups, safe)
         return out, pd.astype(out.dtype, copy=False)
 
@@ -132,11 +134,11 @@ class _AttentionGrad(Op):
         dq = dk = dv = ds = empty
         if need[2]:
             pd = probs * drop if drop is not None else probs
-            dv = xp.matmul(xp.swapaxes(pd, -1, -2), g32)
+            dv = ctx.be.matmul(xp.swapaxes(pd, -1, -2), g32)
             if groups > 1:
                 dv = dv.reshape(dv.shape[:-3] + (-1, groups) + dv.shape[-2:]).sum(-3)
         if need[0] or need[1] or need[3]:
-            ds = xp.matmul(g32, xp.swapaxes(v, -1, -2))  # dP (of the dropped weights)
+            ds = ctx.be.matmul(g32, xp.swapaxes(v, -1, -2))  # dP (of the dropped weights)
             if gw is not None:
                 ds += gw
             if drop is not None:
@@ -149,10 +151,10 @@ class _AttentionGrad(Op):
             ds -= rows
             ds *= probs
             if need[0]:
-                dq = xp.matmul(ds, k)
+                dq = ctx.be.matmul(ds, k)
                 dq *= scale
             if need[1]:
-                dk = xp.matmul(xp.swapaxes(ds, -1, -2), q)
+                dk = ctx.be.matmul(xp.swapaxes(ds, -1, -2), q)
                 dk *= scale
                 if groups > 1:
                     dk = dk.reshape(dk.shape[:-3] + (-1, groups) + dk.shape[-2:]).sum(-3)
