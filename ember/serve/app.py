@@ -334,7 +334,9 @@ def create_app(cfg: ServeConfig) -> Starlette:
 
     from .openai_routes import completions, list_models
 
-    routes = [
+    routes = [  # the router tries routes in order: inference first
+        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{name}/versions/{version}/infer", infer, methods=["POST"]),
         Route("/v2/health/live", live),
         Route("/v2/health/ready", ready),
         Route("/v2", server_meta),
@@ -342,8 +344,6 @@ def create_app(cfg: ServeConfig) -> Starlette:
         Route("/v2/models/{name}/versions/{version}", model_meta),
         Route("/v2/models/{name}/ready", model_ready),
         Route("/v2/models/{name}/versions/{version}/ready", model_ready),
-        Route("/v2/models/{name}/infer", infer, methods=["POST"]),
-        Route("/v2/models/{name}/versions/{version}/infer", infer, methods=["POST"]),
         Route("/v2/repository/index", repo_index, methods=["POST"]),
         Route("/v2/repository/models/{name}/load", repo_load, methods=["POST"]),
         Route("/v2/repository/models/{name}/unload", repo_unload, methods=["POST"]),

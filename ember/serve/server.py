@@ -26,6 +26,7 @@ def serve(cfg) -> int:
         lifespan="on",
         timeout_graceful_shutdown=max(5, int(cfg.timeout_s)),
         access_log=False,
+        proxy_headers=False,  # no X-Forwarded-* rewriting: one middleware less per request
     )
 
     class _Server(uvicorn.Server):

@@ -826,3 +826,43 @@ def test_infer_request_helpers():
     assert everything.output_names(["a", "b"]) == ["a", "b"] and everything.binary_for("a")
     empty = parse_infer_request(request_json([X_OK, Y_OK], outputs=[]), {}, SPEC)
     assert empty.outputs is None
+
+
+# ------------------------------------------------------------------------------- orjson and json fallback
+
+PARSER_BODIES = [
+    request_json([{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1.5, -2, 3e-3, 4]}]),
+    request_json([{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [[1.5, -2], [3e-3, 4]]}]),
+    b'{"inputs": [{"name": "x", "shape": [3], "datatype": "FP32", "data": [NaN, Infinity, -Infinity]}]}',
+    b'{"inputs": [{"name": "x", "shape": [2], "datatype": "FP32", "data": [1e400, 1]}]}',
+    b'{"inputs": [{"name": "i", "shape": [2], "datatype": "INT64", "data": [1, 100000000000000000000000]}]}',
+    b'{"inputs": [{"name": "i", "shape": [2], "datatype": "INT64", "data": [1, 9223372036854775807]}]}',
+    b'{"inputs": [{"name": "i", "shape": [2], "datatype": "INT64", "data": [1, true]}]}',
+    b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [null]}]}',
+    b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}], "id": "\\ud800"}',
+    b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]',
+    b'{"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1.0]}]}  trailing',
+    b"\xff\xfe{}",
+]
+
+
+@pytest.mark.parametrize("body", PARSER_BODIES, ids=range(len(PARSER_BODIES)))
+def test_orjson_and_json_parsers_agree(body, monkeypatch):
+    """orjson is the fast path; whatever it refuses goes to json, so both give the same result or error."""
+    import ember.serve.protocol as protocol
+
+    if protocol.orjson is None:
+        pytest.skip("orjson is not installed (the serve extra installs it)")
+    spec = [sig("x", "float32", ["n"] * body.count(b"[[") + ["n"]), sig("i", "int64", ["n"])]
+    spec = [s for s in spec if f'"{s["name"]}"'.encode() in body] or spec[:1]
+
+    def parse():
+        try:
+            r = parse_infer_request(body, {}, spec)
+        except ProtocolError as e:
+            return ("error", e.status, e.message)
+        return ("ok", r.id, {k: (v.dtype.str, v.shape, v.tobytes()) for k, v in r.inputs.items()})
+
+    fast = parse()
+    monkeypatch.setattr(protocol, "orjson", None)
+    assert parse() == fast
