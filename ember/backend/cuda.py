@@ -5,6 +5,8 @@ Imported only when a tensor is put on a CUDA device; CPU-only machines never imp
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 
@@ -53,7 +55,9 @@ class CUDABackend:
 
     def from_numpy(self, a, device=None):
         with self._device(device):
-            if getattr(a, "ndim", None) == 0:  # CuPy fills 0-d arrays from the scalar (memset for 0: -0.0 lost)
+            if (
+                getattr(a, "ndim", None) == 0
+            ):  # CuPy fills 0-d arrays from the scalar (memset for 0: -0.0 lost)
                 return self.xp.asarray(a.reshape(1)).reshape(())
             return self.xp.asarray(a)
 
@@ -81,7 +85,7 @@ class CUDABackend:
     def as_strided(self, a, shape, strides, offset: int = 0):
         """A view of the dense memory block of `a` (a storage owner) at byte `offset`."""
         flat = self.xp.lib.stride_tricks.as_strided(a, (a.size,), (a.itemsize,))
-        return self.xp.lib.stride_tricks.as_strided(flat[offset // a.itemsize:], shape, strides)
+        return self.xp.lib.stride_tricks.as_strided(flat[offset // a.itemsize :], shape, strides)
 
     def empty_strided(self, shape, strides, dtype):
         n = 1
@@ -159,6 +163,29 @@ class CUDABackend:
         _extreme_kernel(work.dtype)(vals.astype(work.dtype), flat.astype(np.int64), is_max, work)
         if work is not out:
             out[...] = work.astype(dt)
+
+    # -- attention (kernels in cuda_attention.py)
+    # NOTE: off by default until the kernels have passed tests/gpu/test_attention_cuda.py on a GPU (written in
+    # a session that got no GPU); EMBER_CUDA_FUSED_ATTENTION=1 turns them on, the GPU tests turn them on.
+    fused_attention = os.environ.get("EMBER_CUDA_FUSED_ATTENTION", "0") == "1"
+
+    @staticmethod
+    def scaled_softmax_(s, scale: float, causal: bool) -> None:
+        from .cuda_attention import scaled_softmax_
+
+        scaled_softmax_(s, scale, causal)
+
+    @staticmethod
+    def attention_half(q, k, v, scale: float, causal: bool):
+        from .cuda_attention import attention_half
+
+        return attention_half(q, k, v, scale, causal)
+
+    @staticmethod
+    def attention_half_backward(g, gw, q, k, v, p, scale: float, need):
+        from .cuda_attention import attention_half_backward
+
+        return attention_half_backward(g, gw, q, k, v, p, scale, need)
 
     @staticmethod
     def is_alias(out, a) -> bool:
@@ -279,5 +306,3 @@ def _nocopy_strides(old_shape, old_strides, new_shape, itemsize):
     for nk in range(ni, n_new_dims):
         newstrides[nk] = last
     return tuple(newstrides)
-
-

@@ -23,30 +23,95 @@ def _dtype_code(dt) -> int:
     return _CUDA_R_16BF  # ml_dtypes.bfloat16
 
 
-def _gemm_batched(a, b, compute: int):
-    """C[i] = A[i] @ B[i] for C-contiguous (batch, m, k) and (batch, k, n); returns (batch, m, n)."""
+def gemm_args(a_shape, b_shape, trans_a: bool, trans_b: bool):
+    """cuBLAS arguments for row-major C = op(A) @ op(B) over C-contiguous (batch, r, c) operands.
+
+    cuBLAS is column-major, where a row-major (r, c) array reads as its (c, r) transpose; so C^T (n x m) =
+    op(B)^T op(A)^T is computed with B passed first. Each operand's leading dimension is its last axis.
+    Returns (op_first, op_second, m_cublas, n_cublas, k, ld_first, ld_second, ld_c, stride_b, stride_a,
+    stride_c, (m, n)) where `first` is B and `second` is A."""
+    _, ra, ca = a_shape
+    _, rb, cb = b_shape
+    m, k = (ca, ra) if trans_a else (ra, ca)
+    kb, n = (cb, rb) if trans_b else (rb, cb)
+    if kb != k:
+        raise ValueError(f"gemm: op(A) is {m}x{k} but op(B) is {kb}x{n}")
+    return (int(trans_b), int(trans_a), n, m, k, cb, ca, n, rb * cb, ra * ca, m * n, (m, n))
+
+
+def gemm_batched(
+    a, b, trans_a: bool = False, trans_b: bool = False, out_dtype=None, compute: int = _COMPUTE_32F
+):
+    """C[i] = op(A[i]) @ op(B[i]) for C-contiguous (batch, r, c) arrays of one dtype (float16, bfloat16 or
+    float32); op transposes when asked. `out_dtype` may be float32 for half inputs (scores that a softmax
+    reads in full precision). Returns a C-contiguous (batch, m, n) array."""
     import cupy
     from cupy_backends.cuda.libs import cublas
 
-    batch, m, k = a.shape
-    n = b.shape[2]
-    c = cupy.empty((batch, m, n), dtype=a.dtype)
+    opb, opa, cm, cn, k, ldb, lda, ldc, sb, sa, sc, (m, n) = gemm_args(a.shape, b.shape, trans_a, trans_b)
+    batch = a.shape[0]
+    c = cupy.empty((batch, m, n), dtype=a.dtype if out_dtype is None else out_dtype)
     if batch == 0 or m == 0 or n == 0:
         return c
     if k == 0:
         c.fill(0)
         return c
-    dt = _dtype_code(a.dtype)
+    dt, ct = _dtype_code(a.dtype), _dtype_code(c.dtype)
     handle = cupy.cuda.device.get_cublas_handle()
-    # column-major view: C^T (n x m) = B^T (n x k) @ A^T (k x m)
     if batch == 1:
-        cublas.gemmEx(handle, 0, 0, n, m, k, _ONE.ctypes.data, b.data.ptr, dt, n, a.data.ptr, dt, k,
-                      _ZERO.ctypes.data, c.data.ptr, dt, n, compute, _GEMM_DEFAULT)
+        cublas.gemmEx(
+            handle,
+            opb,
+            opa,
+            cm,
+            cn,
+            k,
+            _ONE.ctypes.data,
+            b.data.ptr,
+            dt,
+            ldb,
+            a.data.ptr,
+            dt,
+            lda,
+            _ZERO.ctypes.data,
+            c.data.ptr,
+            ct,
+            ldc,
+            compute,
+            _GEMM_DEFAULT,
+        )
     else:
-        cublas.gemmStridedBatchedEx(handle, 0, 0, n, m, k, _ONE.ctypes.data, b.data.ptr, dt, n, k * n,
-                                    a.data.ptr, dt, k, m * k, _ZERO.ctypes.data, c.data.ptr, dt, n, m * n, batch,
-                                    compute, _GEMM_DEFAULT)
+        cublas.gemmStridedBatchedEx(
+            handle,
+            opb,
+            opa,
+            cm,
+            cn,
+            k,
+            _ONE.ctypes.data,
+            b.data.ptr,
+            dt,
+            ldb,
+            sb,
+            a.data.ptr,
+            dt,
+            lda,
+            sa,
+            _ZERO.ctypes.data,
+            c.data.ptr,
+            ct,
+            ldc,
+            sc,
+            batch,
+            compute,
+            _GEMM_DEFAULT,
+        )
     return c
+
+
+def _gemm_batched(a, b, compute: int):
+    """C[i] = A[i] @ B[i] for C-contiguous (batch, m, k) and (batch, k, n); returns (batch, m, n)."""
+    return gemm_batched(a, b, compute=compute)
 
 
 def _matmul_via(a, b, compute: int):

@@ -32,6 +32,21 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe):
     The products go through the backend's matmul (on CUDA: cuBLAS, TF32 when allowed)."""
     xp = be.xp
     out_dt = q.dtype
+    fused = getattr(be, "fused_attention", False)
+    if (
+        fused
+        and q.dtype.itemsize == 2
+        and q.dtype == k.dtype == v.dtype
+        and mask is None
+        and keep is None
+        and groups == 1
+        and q.shape[-2] > 0
+        and k.shape[-2] > 0
+        and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+    ):
+        # CUDA: half-precision products on tensor cores, float32 softmax statistics, P kept in half
+        out, probs = be.attention_half(q, k, v, scale, causal)
+        return out, probs, probs
     if q.dtype.itemsize == 2:  # float16 / bfloat16: compute in float32
         f32 = xp.float32
         q, k, v = q.astype(f32), k.astype(f32), v.astype(f32)
@@ -41,8 +56,16 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe):
         k = xp.repeat(k, groups, axis=-3)
         v = xp.repeat(v, groups, axis=-3)
     s = be.matmul(q, xp.swapaxes(k, -1, -2))
-    s *= scale
     L, S = s.shape[-2], s.shape[-1]
+    if fused and mask is None and S > 0 and s.dtype == xp.float32 and s.flags.c_contiguous:
+        be.scaled_softmax_(s, scale, causal)  # CUDA: scale, causal mask and softmax in one kernel
+        probs = pd = s
+        if keep is not None:
+            pd = probs * keep
+            pd *= 1.0 / (1.0 - p) if p < 1 else 0.0
+        out = be.matmul(pd, v)
+        return out.astype(out_dt, copy=False), probs, pd
+    s *= scale
     if causal:
         s += xp.where(xp.tri(L, S, dtype=bool), 0.0, _NEG_INF).astype(s.dtype)
     if mask is not None:
@@ -122,6 +145,10 @@ class _AttentionGrad(Op):
     def forward(ctx, g, gw, q, k, v, keep, probs, out, scale=1.0, p=0.0, groups=1, need=(True,) * 4):
         xp = ctx.xp
         cdt = probs.dtype
+        if cdt.itemsize == 2:  # the forward took the backend's half-precision path (attention_half)
+            grads = ctx.be.attention_half_backward(g, gw, q, k, v, probs, scale, need[:3])
+            empty = xp.zeros((0,), dtype=cdt)
+            return tuple(empty if a is None else a for a in grads) + (empty,)
         g32, q, k, v = (a.astype(cdt, copy=False) for a in (g, q, k, v))
         if groups > 1:
             k = xp.repeat(k, groups, axis=-3)

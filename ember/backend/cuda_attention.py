@@ -1,0 +1,232 @@
+"""Attention on CUDA without the float32 elementwise passes: row kernels for the softmax and its gradient,
+and a half-precision path (float16/bfloat16 products on tensor cores, softmax statistics in float32).
+
+NOTE: this still materialises the (L, S) score matrix once per call (float32 scores, half-precision
+probabilities saved for backward), as torch's math backend does; a flash-style kernel that never stores it
+is the GPU-performance issue's next step and will replace `attention_half` behind the same two functions.
+
+Half-precision path, per (batch * heads):
+    forward   S = Q K^T (float32 out) -> P = softmax(S * scale [causal]) (half) -> O = P V (half)
+    backward  dV = P^T dO;  dP = dO V^T (float32);  dS = P (dP - rowsum(dP P)) * scale (half);
+              dQ = dS K;  dK = dS^T Q
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_KERNELS: dict = {}
+
+_SRC = r"""
+// NVRTC sees no headers: infinity from its bit pattern
+#define EMBER_NEG_INF __int_as_float(0xff800000)
+
+__device__ __forceinline__ float ember_block_reduce(float v, float* red, bool is_max) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float w = __shfl_xor_sync(0xffffffffu, v, o);
+        v = is_max ? fmaxf(v, w) : v + w;
+    }
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
+    if (lane == 0) red[wid] = v;
+    __syncthreads();
+    if (wid == 0) {
+        v = lane < nw ? red[lane] : (is_max ? EMBER_NEG_INF : 0.0f);
+        for (int o = 16; o > 0; o >>= 1) {
+            float w = __shfl_xor_sync(0xffffffffu, v, o);
+            v = is_max ? fmaxf(v, w) : v + w;
+        }
+        if (lane == 0) red[0] = v;
+    }
+    __syncthreads();
+    v = red[0];
+    __syncthreads();
+    return v;
+}
+
+__device__ __forceinline__ float ember_h2f(unsigned short h, int bf16) {
+    if (bf16) return __uint_as_float(((unsigned int)h) << 16);
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ unsigned short ember_f2h(float f, int bf16) {
+    unsigned short h;
+    if (bf16) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+
+// Row r of the (rows, S) scores; causal rows (i = r % L) keep columns j <= i (top-left aligned, as torch).
+__device__ __forceinline__ long long ember_row_limit(long long r, long long L, long long S, int causal) {
+    if (!causal) return S;
+    long long i = r % L;
+    return i + 1 < S ? i + 1 : S;
+}
+
+// In place: s = softmax(s * scale) per row (float32), masked columns written as 0.
+extern "C" __global__ void ember_scaled_softmax(float* s, long long L, long long S, float scale, int causal) {
+    __shared__ float red[32];
+    long long r = blockIdx.x;
+    float* row = s + r * S;
+    long long lim = ember_row_limit(r, L, S, causal);
+    float m = EMBER_NEG_INF;
+    for (long long j = threadIdx.x; j < lim; j += blockDim.x) m = fmaxf(m, __fmul_rn(row[j], scale));
+    m = ember_block_reduce(m, red, true);
+    if (m == EMBER_NEG_INF) m = 0.0f;
+    float sum = 0.0f;
+    for (long long j = threadIdx.x; j < lim; j += blockDim.x) {
+        float e = expf(__fsub_rn(__fmul_rn(row[j], scale), m));
+        row[j] = e;
+        sum += e;
+    }
+    sum = ember_block_reduce(sum, red, false);
+    if (sum == 0.0f) sum = 1.0f;
+    for (long long j = threadIdx.x; j < lim; j += blockDim.x) row[j] = row[j] / sum;
+    for (long long j = lim + threadIdx.x; j < S; j += blockDim.x) row[j] = 0.0f;
+}
+
+// p = softmax(s * scale) per row, written in half precision; s (float32 scratch) is overwritten.
+extern "C" __global__ void ember_softmax_to_half(float* s, unsigned short* p, long long L, long long S,
+                                                 float scale, int causal, int bf16) {
+    __shared__ float red[32];
+    long long r = blockIdx.x;
+    float* row = s + r * S;
+    unsigned short* prow = p + r * S;
+    long long lim = ember_row_limit(r, L, S, causal);
+    float m = EMBER_NEG_INF;
+    for (long long j = threadIdx.x; j < lim; j += blockDim.x) m = fmaxf(m, __fmul_rn(row[j], scale));
+    m = ember_block_reduce(m, red, true);
+    if (m == EMBER_NEG_INF) m = 0.0f;
+    float sum = 0.0f;
+    for (long long j = threadIdx.x; j < lim; j += blockDim.x) {
+        float e = expf(__fsub_rn(__fmul_rn(row[j], scale), m));
+        row[j] = e;
+        sum += e;
+    }
+    sum = ember_block_reduce(sum, red, false);
+    if (sum == 0.0f) sum = 1.0f;
+    for (long long j = threadIdx.x; j < lim; j += blockDim.x) prow[j] = ember_f2h(row[j] / sum, bf16);
+    for (long long j = lim + threadIdx.x; j < S; j += blockDim.x) prow[j] = 0;
+}
+
+// ds = p * (dp - rowsum(dp * p)) * scale per row, written in half precision (dp float32, p half).
+extern "C" __global__ void ember_softmax_grad_to_half(const float* dp, const unsigned short* p,
+                                                      unsigned short* ds, long long S, float scale, int bf16) {
+    __shared__ float red[32];
+    long long r = blockIdx.x;
+    const float* dprow = dp + r * S;
+    const unsigned short* prow = p + r * S;
+    unsigned short* dsrow = ds + r * S;
+    float d = 0.0f;
+    for (long long j = threadIdx.x; j < S; j += blockDim.x) d += dprow[j] * ember_h2f(prow[j], bf16);
+    d = ember_block_reduce(d, red, false);
+    for (long long j = threadIdx.x; j < S; j += blockDim.x)
+        dsrow[j] = ember_f2h(ember_h2f(prow[j], bf16) * (dprow[j] - d) * scale, bf16);
+}
+"""
+
+
+def _kernel(name: str):
+    k = _KERNELS.get(name)
+    if k is None:
+        import cupy
+
+        mod = _KERNELS.get("module")
+        if mod is None:
+            mod = _KERNELS["module"] = cupy.RawModule(code=_SRC)
+        k = _KERNELS[name] = mod.get_function(name)
+    return k
+
+
+def _threads(n: int) -> int:
+    return 256 if n >= 256 else max(32, 1 << (int(n) - 1).bit_length())
+
+
+def scaled_softmax_(s, scale: float, causal: bool) -> None:
+    """In place over the last axis of a C-contiguous float32 array (..., L, S): softmax(s * scale) with
+    torch's top-left causal mask — one pass per row instead of scale/mask/max/exp/sum/divide passes."""
+    L, S = s.shape[-2], s.shape[-1]
+    rows = s.size // S
+    _kernel("ember_scaled_softmax")(
+        (rows,), (_threads(S),), (s, np.int64(L), np.int64(S), np.float32(scale), np.int32(bool(causal)))
+    )
+
+
+def _as3(a, rows: int, cols: int):
+    import cupy
+
+    return cupy.ascontiguousarray(a).reshape(-1, rows, cols)
+
+
+def attention_half(q, k, v, scale: float, causal: bool):
+    """softmax(q k^T * scale [causal]) v for float16/bfloat16 q (..., L, E), k (..., S, E), v (..., S, Ev)
+    with equal batch shapes. Returns (out (..., L, Ev), probabilities P (..., L, S)), both in q's dtype."""
+    import cupy
+
+    from .cuda_blas import gemm_batched
+
+    batch, (L, E), S, Ev = q.shape[:-2], q.shape[-2:], k.shape[-2], v.shape[-1]
+    q3, k3, v3 = _as3(q, L, E), _as3(k, S, E), _as3(v, S, Ev)
+    s = gemm_batched(q3, k3, trans_b=True, out_dtype=np.float32)
+    p = cupy.empty(s.shape, dtype=q.dtype)
+    if s.size:
+        bf16 = int(q.dtype != np.float16)
+        _kernel("ember_softmax_to_half")(
+            (s.size // S,),
+            (_threads(S),),
+            (
+                s,
+                p.view(cupy.uint16),
+                np.int64(L),
+                np.int64(S),
+                np.float32(scale),
+                np.int32(bool(causal)),
+                np.int32(bf16),
+            ),
+        )
+    del s
+    out = gemm_batched(p, v3)
+    return out.reshape(batch + (L, Ev)), p.reshape(batch + (L, S))
+
+
+def attention_half_backward(g, gw, q, k, v, p, scale: float, need):
+    """Gradients (dq, dk, dv) of `attention_half` for output gradient g and, when the weights were an output
+    too, their gradient gw; entries not in `need` (dq, dk, dv flags) come back as None."""
+    import cupy
+
+    from .cuda_blas import gemm_batched
+
+    L, E, S, Ev = q.shape[-2], q.shape[-1], k.shape[-2], v.shape[-1]
+    dt = q.dtype
+    g3 = _as3(g.astype(dt, copy=False), L, Ev)
+    p3 = p.reshape(-1, L, S)
+    dq = dk = dv = None
+    if need[2]:
+        dv = gemm_batched(p3, g3, trans_a=True).reshape(v.shape)
+    if need[0] or need[1]:
+        q3, k3, v3 = _as3(q, L, E), _as3(k, S, E), _as3(v, S, Ev)
+        dp = gemm_batched(g3, v3, trans_b=True, out_dtype=np.float32)
+        if gw is not None:
+            dp += cupy.asarray(gw, dtype=np.float32).reshape(dp.shape)
+        ds = cupy.empty(dp.shape, dtype=dt)
+        if ds.size:
+            bf16 = int(dt != np.float16)
+            _kernel("ember_softmax_grad_to_half")(
+                (ds.size // S,),
+                (_threads(S),),
+                (
+                    dp,
+                    p3.view(cupy.uint16),
+                    ds.view(cupy.uint16),
+                    np.int64(S),
+                    np.float32(scale),
+                    np.int32(bf16),
+                ),
+            )
+        del dp
+        if need[0]:
+            dq = gemm_batched(ds, k3).reshape(q.shape)
+        if need[1]:
+            dk = gemm_batched(ds, q3, trans_a=True).reshape(k.shape)
+    return dq, dk, dv
