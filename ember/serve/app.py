@@ -240,9 +240,19 @@ def create_app(cfg: ServeConfig) -> Starlette:
                 )
             except ProtocolError as e:
                 raise HTTPError(getattr(e, "status", 400), str(e)) from None
-            task = asyncio.ensure_future(mv.batcher.submit(req.inputs, timeout=mv.config.timeout_s))
+            try:
+                task = mv.batcher.enqueue(req.inputs, timeout=mv.config.timeout_s)
+            except QueueFull as e:
+                raise HTTPError(503, str(e), {"Retry-After": "1"}) from None
+            except BatchTooLarge as e:
+                raise HTTPError(400, str(e)) from None
             gone = asyncio.ensure_future(_client_gone(request))
-            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:  # server shutting down the request: drop it from the queue
+                task.cancel()
+                gone.cancel()
+                raise
             if not task.done():  # the client went away: drop its request
                 task.cancel()
                 status = 499
@@ -250,10 +260,6 @@ def create_app(cfg: ServeConfig) -> Starlette:
             gone.cancel()
             try:
                 outputs = task.result()
-            except QueueFull as e:
-                raise HTTPError(503, str(e), {"Retry-After": "1"}) from None
-            except BatchTooLarge as e:
-                raise HTTPError(400, str(e)) from None
             except TimeoutError:
                 raise HTTPError(504, f"inference did not finish within {mv.config.timeout_s} s") from None
             except Exception as e:

@@ -36,6 +36,11 @@ class _Item:
     arrival: float = field(default_factory=time.perf_counter)
 
 
+def _expire(fut: asyncio.Future, timeout: float) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError(f"no result within {timeout} s"))
+
+
 class DynamicBatcher:
     def __init__(
         self,
@@ -98,6 +103,17 @@ class DynamicBatcher:
             self._task = None
 
     async def submit(self, inputs: dict, timeout: float | None = None) -> dict:
+        """Queue a request and wait for its outputs (raises TimeoutError after `timeout` seconds)."""
+        fut = self.enqueue(inputs, timeout)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            fut.cancel()  # dropped before it runs; a running batch simply discards its rows
+            raise
+
+    def enqueue(self, inputs: dict, timeout: float | None = None) -> asyncio.Future:
+        """Queue a request; returns the future of its outputs, which fails with TimeoutError after `timeout`
+        seconds. Cancelling the future drops the request. (The server's hot path: no task per request.)"""
         rows = next(iter(inputs.values())).shape[0] if self.batchable and inputs else 1
         if self.batchable and rows > self.max_batch_size:
             raise BatchTooLarge(
@@ -109,15 +125,15 @@ class DynamicBatcher:
         key = tuple(
             (n, a.dtype.str, a.shape[1:] if self.batchable else a.shape) for n, a in sorted(inputs.items())
         )
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         self._queue.append(_Item(inputs, rows, key, fut))
         self._wake.set()
         self.start()
-        try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
-        except (TimeoutError, asyncio.CancelledError):
-            fut.cancel()  # dropped before it runs; a running batch simply discards its rows
-            raise
+        if timeout is not None:
+            timer = loop.call_later(timeout, _expire, fut, timeout)
+            fut.add_done_callback(lambda _: timer.cancel())
+        return fut
 
     async def _loop(self) -> None:
         while True:

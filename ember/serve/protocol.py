@@ -200,7 +200,22 @@ def _spec_datatype(t: Mapping) -> str | None:
     return None
 
 
+_SPECS_CACHE: dict[int, tuple] = {}
+
+
 def _input_specs(model_inputs: Sequence[Mapping]) -> dict[str, _InputSpec]:
+    """The model's input specs; cached per signature object (a served version passes the same list)."""
+    hit = _SPECS_CACHE.get(id(model_inputs))
+    if hit is not None and hit[0] is model_inputs:
+        return hit[1]
+    specs = _make_input_specs(model_inputs)
+    if len(_SPECS_CACHE) > 256:
+        _SPECS_CACHE.clear()
+    _SPECS_CACHE[id(model_inputs)] = (model_inputs, specs)  # holds the list: its id cannot be reused
+    return specs
+
+
+def _make_input_specs(model_inputs: Sequence[Mapping]) -> dict[str, _InputSpec]:
     specs = {}
     for t in model_inputs:
         datatype = _spec_datatype(t)
@@ -498,10 +513,11 @@ def parse_infer_request(
     """
     if isinstance(body, str):
         body = body.encode("utf-8")
-    body = _decode_content(body, _header(headers, "Content-Encoding"), max_decompressed_size)
+    lower = {str(k).lower(): v for k, v in headers.items()}  # header names are case-insensitive
+    body = _decode_content(body, _header(lower, "content-encoding"), max_decompressed_size)
     specs = _input_specs(model_inputs)
     view = memoryview(body)
-    header_length = _header(headers, HEADER_LENGTH)
+    header_length = _header(lower, HEADER_LENGTH.lower())
     if header_length is None:
         head, binary = body, view[len(view) :]
     else:

@@ -13,6 +13,7 @@ left the table are drained, then stopped. A failed load leaves the table as it w
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -72,17 +73,24 @@ class ModelVersion:
         self.engine = None  # the text-generation engine of a GPT, made on first use
         self.inflight = 0
         self.loaded_at = time.time()
+        self._outputs_meta = None
 
     @property
     def inputs(self) -> list:
         return self.program.graph["inputs"]
 
-    @property
+    @functools.cached_property
     def batchable(self) -> bool:
         """Every input's first axis is dynamic: requests can be concatenated along it."""
         return all(i["shape"] and isinstance(i["shape"][0], str) for i in self.inputs)
 
     def outputs_meta(self) -> list:
+        """Output names, dtypes and shapes (-1 for the batch axis); computed once per version."""
+        if self._outputs_meta is None:
+            self._outputs_meta = self._make_outputs_meta()
+        return self._outputs_meta
+
+    def _make_outputs_meta(self) -> list:
         gold = self.program.golden[1] if self.program.golden else None
         out = []
         for k, o in enumerate(self.program.graph["outputs"]):
