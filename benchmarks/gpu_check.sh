@@ -14,12 +14,12 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 python3 -m pip install -q --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 || python3 -m pip install -q --no-deps -e . >>"$OUT/install.log" 2>&1
 python3 -c "import cupy, torch, numpy; print('cupy', cupy.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__)" | tee -a "$OUT/gpu.txt"
 
-echo "== CUDA-specific tests ($(left) s left)"
-timeout $(( $(left) < 200 ? $(left) : 200 )) python3 -m pytest -q -p no:cacheprovider -m cuda \
-    tests/gpu tests/test_autocast.py tests/test_philox.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -25
+echo "== attention kernels ($(left) s left)"
+timeout $(( $(left) < 90 ? $(left) : 90 )) python3 -m pytest -q -p no:cacheprovider -m cuda \
+    tests/gpu/test_attention_cuda.py 2>&1 | tee "$OUT/attention_tests.log" | tail -12
 
 echo "== GPT-2 124M benchmark ($(left) s left)"
-EMBER_CUDA_FUSED_ATTENTION=${EMBER_CUDA_FUSED_ATTENTION:-1} timeout $(( $(left) < 170 ? $(left) : 170 )) python3 benchmarks/gpt2_cuda.py --steps 8 --warmup 3 --profile \
+EMBER_CUDA_FUSED_ATTENTION=${EMBER_CUDA_FUSED_ATTENTION:-1} timeout $(( $(left) < 150 ? $(left) : 150 )) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-8} --warmup 2 --profile \
     --json "$OUT/gpt2.json" >"$OUT/gpt2.log" 2>&1
 python3 - "$OUT/gpt2.json" <<'EOF'
 import json, sys
@@ -35,6 +35,10 @@ for lib in ("torch", "ember"):
         print("   ", k)
 print("ratio", round(r["ratio_step_time"], 3), r["device"])
 EOF
+
+echo "== CUDA-specific tests ($(left) s left)"
+timeout $(( $(left) < 200 ? $(left) : 200 )) python3 -m pytest -q -p no:cacheprovider -m cuda \
+    tests/gpu/test_cuda.py tests/test_autocast.py tests/test_philox.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -25
 
 echo "== whole parity suite on the GPU ($(left) s left)"
 if [ "$(left)" -gt 30 ]; then
