@@ -64,31 +64,10 @@ __device__ __forceinline__ long long ember_row_limit(long long r, long long L, l
     return i + 1 < S ? i + 1 : S;
 }
 
-// In place: s = softmax(s * scale) per row (float32), masked columns written as 0.
-extern "C" __global__ void ember_scaled_softmax(float* s, long long L, long long S, float scale, int causal) {
-    __shared__ float red[32];
-    long long r = blockIdx.x;
-    float* row = s + r * S;
-    long long lim = ember_row_limit(r, L, S, causal);
-    float m = EMBER_NEG_INF;
-    for (long long j = threadIdx.x; j < lim; j += blockDim.x) m = fmaxf(m, __fmul_rn(row[j], scale));
-    m = ember_block_reduce(m, red, true);
-    if (m == EMBER_NEG_INF) m = 0.0f;
-    float sum = 0.0f;
-    for (long long j = threadIdx.x; j < lim; j += blockDim.x) {
-        float e = expf(__fsub_rn(__fmul_rn(row[j], scale), m));
-        row[j] = e;
-        sum += e;
-    }
-    sum = ember_block_reduce(sum, red, false);
-    if (sum == 0.0f) sum = 1.0f;
-    for (long long j = threadIdx.x; j < lim; j += blockDim.x) row[j] = row[j] / sum;
-    for (long long j = lim + threadIdx.x; j < S; j += blockDim.x) row[j] = 0.0f;
-}
-
-// p = softmax(s * scale) per row, written in half precision; s (float32 scratch) is overwritten.
-extern "C" __global__ void ember_softmax_to_half(float* s, unsigned short* p, long long L, long long S,
-                                                 float scale, int causal, int bf16) {
+// Per row of the float32 scores s (rows, S): softmax(s * scale), masked columns 0. out_kind 0 writes the
+// probabilities over s in place (float32); 1 writes them to p as bfloat16 and 2 as float16 (s is scratch).
+extern "C" __global__ void ember_softmax_rows(float* s, unsigned short* p, long long L, long long S,
+                                              float scale, int causal, int out_kind) {
     __shared__ float red[32];
     long long r = blockIdx.x;
     float* row = s + r * S;
@@ -106,8 +85,14 @@ extern "C" __global__ void ember_softmax_to_half(float* s, unsigned short* p, lo
     }
     sum = ember_block_reduce(sum, red, false);
     if (sum == 0.0f) sum = 1.0f;
-    for (long long j = threadIdx.x; j < lim; j += blockDim.x) prow[j] = ember_f2h(row[j] / sum, bf16);
-    for (long long j = lim + threadIdx.x; j < S; j += blockDim.x) prow[j] = 0;
+    if (out_kind == 0) {
+        for (long long j = threadIdx.x; j < lim; j += blockDim.x) row[j] = row[j] / sum;
+        for (long long j = lim + threadIdx.x; j < S; j += blockDim.x) row[j] = 0.0f;
+    } else {
+        int bf16 = out_kind == 1;
+        for (long long j = threadIdx.x; j < lim; j += blockDim.x) prow[j] = ember_f2h(row[j] / sum, bf16);
+        for (long long j = lim + threadIdx.x; j < S; j += blockDim.x) prow[j] = 0;
+    }
 }
 
 // ds = p * (dp - rowsum(dp * p)) * scale per row, written in half precision (dp float32, p half).
@@ -148,9 +133,8 @@ def scaled_softmax_(s, scale: float, causal: bool) -> None:
     torch's top-left causal mask — one pass per row instead of scale/mask/max/exp/sum/divide passes."""
     L, S = s.shape[-2], s.shape[-1]
     rows = s.size // S
-    _kernel("ember_scaled_softmax")(
-        (rows,), (_threads(S),), (s, np.int64(L), np.int64(S), np.float32(scale), np.int32(bool(causal)))
-    )
+    args = (s, s, np.int64(L), np.int64(S), np.float32(scale), np.int32(bool(causal)), np.int32(0))
+    _kernel("ember_softmax_rows")((rows,), (_threads(S),), args)
 
 
 def _as3(a, rows: int, cols: int):
@@ -171,20 +155,17 @@ def attention_half(q, k, v, scale: float, causal: bool):
     s = gemm_batched(q3, k3, trans_b=True, out_dtype=np.float32)
     p = cupy.empty(s.shape, dtype=q.dtype)
     if s.size:
-        bf16 = int(q.dtype != np.float16)
-        _kernel("ember_softmax_to_half")(
-            (s.size // S,),
-            (_threads(S),),
-            (
-                s,
-                p.view(cupy.uint16),
-                np.int64(L),
-                np.int64(S),
-                np.float32(scale),
-                np.int32(bool(causal)),
-                np.int32(bf16),
-            ),
+        out_kind = 1 if q.dtype != np.float16 else 2
+        args = (
+            s,
+            p.view(cupy.uint16),
+            np.int64(L),
+            np.int64(S),
+            np.float32(scale),
+            np.int32(bool(causal)),
+            np.int32(out_kind),
         )
+        _kernel("ember_softmax_rows")((s.size // S,), (_threads(S),), args)
     del s
     out = gemm_batched(p, v3)
     return out.reshape(batch + (L, Ev)), p.reshape(batch + (L, S))
