@@ -55,9 +55,8 @@ class CUDABackend:
 
     def from_numpy(self, a, device=None):
         with self._device(device):
-            if (
-                getattr(a, "ndim", None) == 0
-            ):  # CuPy fills 0-d arrays from the scalar (memset for 0: -0.0 lost)
+            # CuPy fills 0-d arrays from the scalar (memset for 0: -0.0 lost)
+            if getattr(a, "ndim", None) == 0:
                 return self.xp.asarray(a.reshape(1)).reshape(())
             return self.xp.asarray(a)
 
