@@ -109,11 +109,6 @@ def gemm_batched(
     return c
 
 
-def _gemm_batched(a, b, compute: int):
-    """C[i] = A[i] @ B[i] for C-contiguous (batch, m, k) and (batch, k, n); returns (batch, m, n)."""
-    return gemm_batched(a, b, compute=compute)
-
-
 def _matmul_via(a, b, compute: int):
     """NumPy matmul semantics (1-D promotion, broadcast batch dims) over a cuBLAS batched GEMM."""
     import cupy
@@ -129,12 +124,12 @@ def _matmul_via(a, b, compute: int):
     n = b.shape[-1]
     if b.ndim == 2 and a.ndim >= 2:  # fold the batch into the rows: one GEMM
         a2 = cupy.ascontiguousarray(a).reshape(1, -1, k)
-        c = _gemm_batched(a2, cupy.ascontiguousarray(b)[None], compute).reshape(batch_shape + (m, n))
+        c = gemm_batched(a2, cupy.ascontiguousarray(b)[None], compute=compute).reshape(batch_shape + (m, n))
     else:
         batch = int(np.prod(batch_shape)) if batch_shape else 1
         a3 = cupy.ascontiguousarray(cupy.broadcast_to(a, batch_shape + (m, k))).reshape(batch, m, k)
         b3 = cupy.ascontiguousarray(cupy.broadcast_to(b, batch_shape + (k, n))).reshape(batch, k, n)
-        c = _gemm_batched(a3, b3, compute).reshape(batch_shape + (m, n))
+        c = gemm_batched(a3, b3, compute=compute).reshape(batch_shape + (m, n))
     if squeeze_a:
         c = c[..., 0, :]
     if squeeze_b:

@@ -102,18 +102,10 @@ class DynamicBatcher:
                 pass
             self._task = None
 
-    async def submit(self, inputs: dict, timeout: float | None = None) -> dict:
-        """Queue a request and wait for its outputs (raises TimeoutError after `timeout` seconds)."""
-        fut = self.enqueue(inputs, timeout)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            fut.cancel()  # dropped before it runs; a running batch simply discards its rows
-            raise
-
     def enqueue(self, inputs: dict, timeout: float | None = None) -> asyncio.Future:
         """Queue a request; returns the future of its outputs, which fails with TimeoutError after `timeout`
-        seconds. Cancelling the future drops the request. (The server's hot path: no task per request.)"""
+        seconds. Cancelling the future drops the request before it runs (a running batch discards its
+        rows). No task per request: this is the server's hot path."""
         rows = next(iter(inputs.values())).shape[0] if self.batchable and inputs else 1
         if self.batchable and rows > self.max_batch_size:
             raise BatchTooLarge(

@@ -311,14 +311,14 @@ def _decode_content(body: bytes, encoding: str | None, limit: int) -> bytes:
     raise ProtocolError(f"the request body is not valid {enc} data: {error}")
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        lower = name.lower()
-        for k, v in headers.items():
-            if str(k).lower() == lower:
-                value = v
-                break
+def _lower_headers(headers: Mapping) -> dict:
+    """Header names lowercased once per request (HTTP header names are case-insensitive)."""
+    return {(k.decode("latin-1") if isinstance(k, bytes) else str(k)).lower(): v for k, v in headers.items()}
+
+
+def _header(lower: Mapping, name: str) -> str | None:
+    """Header `name` (lowercase) from a `_lower_headers` dict, as text."""
+    value = lower.get(name)
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     return value
@@ -513,7 +513,7 @@ def parse_infer_request(
     """
     if isinstance(body, str):
         body = body.encode("utf-8")
-    lower = {str(k).lower(): v for k, v in headers.items()}  # header names are case-insensitive
+    lower = _lower_headers(headers)
     body = _decode_content(body, _header(lower, "content-encoding"), max_decompressed_size)
     specs = _input_specs(model_inputs)
     view = memoryview(body)
