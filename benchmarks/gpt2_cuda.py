@@ -94,6 +94,27 @@ def _profile(step, torch) -> list:
     ]
 
 
+def _cprofile(step, lib, path: str) -> None:
+    """cProfile of three steps (host view: Python functions and the launches they make), top 45 by tottime."""
+    import cProfile
+    import io
+    import pstats
+
+    step()
+    lib.cuda.synchronize()
+    prof = cProfile.Profile()
+    prof.enable()
+    for _ in range(3):
+        step()
+    lib.cuda.synchronize()
+    prof.disable()
+    buf = io.StringIO()
+    st = pstats.Stats(prof, stream=buf).sort_stats("tottime")
+    st.print_stats(45)
+    st.sort_stats("cumulative").print_stats(45)
+    Path(path).write_text(buf.getvalue())
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch", type=int, default=16)
@@ -101,7 +122,10 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--json", default=None)
+    p.add_argument("--block", type=int, default=CFG["block"], help="context length (small: host-bound steps)")
+    p.add_argument("--cprofile", default=None, help="write cProfile's top functions of one ember step here")
     args = p.parse_args(argv)
+    CFG["block"] = args.block
 
     import torch
 
@@ -130,6 +154,8 @@ def main(argv=None) -> int:
         r["tokens_per_s"] = result["tokens_per_step"] / (r["step_ms"] / 1e3)
         if args.profile:
             r["top_kernels"] = _profile(step, torch)
+        if args.cprofile and name == "ember":
+            _cprofile(step, lib, args.cprofile)
         result[name] = r
         del step
         torch.cuda.empty_cache()

@@ -1,6 +1,9 @@
-"""Per-op host overhead on small tensors: ember vs torch (CPU), in one run.
+"""Per-op host overhead on small tensors: ember vs torch, in one run (CPU, or CUDA with --device cuda).
 
-    python benchmarks/overhead.py [--repeat 7] [--json out.json]
+    python benchmarks/overhead.py [--device cpu|cuda] [--repeat 7] [--json out.json]
+
+On CUDA the ops are tiny, so the time per op is the host's (Python + launch); a CuPy `x + y` row is the
+floor of a CuPy launch.
 
 Prints a table of microseconds per op and the ratio ember/torch. Not a test: no assertions.
 """
@@ -68,12 +71,15 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--json", default=None)
+    p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
     import torch
 
     import ember
 
     torch.set_num_threads(1)
+    torch.set_default_device(args.device)
+    ember.set_default_device(args.device)
     results = {}
     e_cases, t_cases = cases(ember), cases(torch)
     for name in e_cases:
@@ -83,9 +89,17 @@ def main(argv=None) -> int:
         te = _bench(fe, n, args.repeat)
         tt = _bench(ft, n, args.repeat)
         results[name] = {"ember_us": te, "torch_us": tt, "ratio": te / tt}
+    if args.device == "cuda":
+        import cupy
+
+        x, y = cupy.ones(16, dtype=cupy.float32), cupy.ones(16, dtype=cupy.float32)
+        tc = _bench(lambda: x + y, 20000, args.repeat)
+        tt = results["add 16 (no grad)"]["torch_us"]
+        results["cupy x + y (16)"] = {"ember_us": tc, "torch_us": tt, "ratio": tc / tt}
+        cupy.cuda.Device().synchronize()
     print(
         f"# {time.strftime('%Y-%m-%d')}  python {platform.python_version()}  {platform.machine()}  "
-        f"torch {torch.__version__}  ember {ember.__version__}"
+        f"torch {torch.__version__}  ember {ember.__version__}  device {args.device}"
     )
     print(f"{'case':28s} {'ember us':>10s} {'torch us':>10s} {'ratio':>7s}")
     for name, r in results.items():

@@ -82,7 +82,7 @@ def test_half_sdpa_forward_backward(dtype, causal, shape, half_calls):
     out.backward(ember.tensor(g.float().numpy(), device="cuda").to(out.dtype))
     assert half_calls == {"fwd": 1, "bwd": 1}
     tol = 1e-2 if dtype == "bfloat16" else 2e-3
-    assert _rel(out.float().cpu().numpy(), ref.detach().numpy()) < tol
+    assert _rel(out.detach().float().cpu().numpy(), ref.detach().numpy()) < tol
     for e, r in zip(ein, ref_in):
         assert e.grad.dtype is e.dtype
         assert _rel(e.grad.float().cpu().numpy(), r.grad.numpy()) < 2 * tol
@@ -103,7 +103,7 @@ def test_half_sdpa_under_autocast_and_inputs_needing_no_grad(half_calls):
     tq.requires_grad_()
     ref = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=True)
     ref.sum().backward()
-    assert _rel(out.float().cpu().numpy(), ref.detach().numpy()) < 1e-2
+    assert _rel(out.detach().float().cpu().numpy(), ref.detach().numpy()) < 1e-2
     assert _rel(q.grad.cpu().numpy(), tq.grad.numpy()) < 2e-2
     assert half_calls["fwd"] == 1 and half_calls["bwd"] == 1
 
@@ -129,8 +129,8 @@ def test_half_multihead_attention_with_weights(half_calls):
         + (ew.float() * ember.tensor(cw, device="cuda")).sum()
     ).backward()
     assert half_calls == {"fwd": 1, "bwd": 1}
-    assert _rel(eo.float().cpu().numpy(), to.detach().numpy()) < 3e-2
-    assert _rel(ew.float().cpu().numpy(), tw.detach().numpy()) < 3e-2
+    assert _rel(eo.detach().float().cpu().numpy(), to.detach().numpy()) < 3e-2
+    assert _rel(ew.detach().float().cpu().numpy(), tw.detach().numpy()) < 3e-2
     assert _rel(ex.grad.float().cpu().numpy(), tx.grad.numpy()) < 5e-2
     tp = dict(tm.named_parameters())
     for name, p in em.named_parameters():

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One lease: the Triton launch adapter and attention tests, the GPT-2 benchmark (full size with kernel profile,
+# then a host-bound small config with cProfile), CUDA per-op overhead, and the CUDA-specific tests.
+#   bash benchmarks/gpu_probe.sh [budget_seconds]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out/gpu}
+mkdir -p "$OUT"
+END=$((SECONDS + ${1:-540}))
+export PYTHONUNBUFFERED=1 CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-/tmp/cupy_cache} PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+export EMBER_CUDA_FUSED_ATTENTION=${EMBER_CUDA_FUSED_ATTENTION:-1}
+left() { echo $((END - SECONDS)); }
+cap() { local l; l=$(left); echo $(( l < $1 ? l : $1 )); }
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 -m pip install -q --no-deps --no-build-isolation -e . >"$OUT/install.log" 2>&1 || python3 -m pip install -q --no-deps -e . >>"$OUT/install.log" 2>&1
+python3 -c "import cupy, torch, numpy, triton; print('cupy', cupy.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
+
+echo "== kernel tests ($(left) s left)"
+timeout $(cap 200) python3 -m pytest -q -x -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py tests/gpu/test_attention_cuda.py} 2>&1 | tee "$OUT/kernel_tests.log" | tail -15
+
+echo "== GPT-2 124M benchmark ($(left) s left)"
+timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --warmup 2 --profile --json "$OUT/gpt2.json" >"$OUT/gpt2.log" 2>&1
+echo "== GPT-2 host-bound (batch 1, context 64) ($(left) s left)"
+timeout $(cap 90) python3 benchmarks/gpt2_cuda.py --batch 1 --block 64 --steps 10 --warmup 3 --json "$OUT/gpt2_small.json" --cprofile "$OUT/cprofile.txt" >"$OUT/gpt2_small.log" 2>&1
+python3 - "$OUT/gpt2.json" "$OUT/gpt2_small.json" <<'PY'
+import json, sys
+for f in sys.argv[1:]:
+    try:
+        r = json.load(open(f))
+    except Exception as e:
+        print(f, "no result:", e); continue
+    print("#", f, r["device"], "tokens/step", r["tokens_per_step"])
+    for lib in ("torch", "ember"):
+        x = r[lib]
+        print(f"{lib}: {x['step_ms']:.1f} ms/step {x['tokens_per_s']:.0f} tok/s host {x['host_ms']:.1f} ms "
+              f"alloc {x['max_allocated_gib']:.2f} GiB reserved {x['max_reserved_gib']:.2f} GiB losses {x['losses']}")
+        for k in x.get("top_kernels", [])[:11]:
+            print("   ", k)
+    print("ratio", round(r["ratio_step_time"], 3))
+PY
+head -60 "$OUT/cprofile.txt" 2>/dev/null | tail -48
+
+echo "== per-op overhead on CUDA ($(left) s left)"
+timeout $(cap 60) python3 benchmarks/overhead.py --device cuda --repeat 3 2>&1 | tee "$OUT/overhead.txt"
+
+echo "== CUDA-specific tests ($(left) s left)"
+timeout $(cap 200) python3 -m pytest -q -p no:cacheprovider -m cuda tests/gpu/test_cuda.py tests/test_autocast.py \
+    tests/test_philox.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+echo "done ($(left) s left)"
