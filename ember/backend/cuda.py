@@ -164,9 +164,29 @@ class CUDABackend:
             out[...] = work.astype(dt)
 
     # -- attention (kernels in cuda_attention.py)
-    # NOTE: off by default until the kernels have passed tests/gpu/test_attention_cuda.py on a GPU (written in
-    # a session that got no GPU); EMBER_CUDA_FUSED_ATTENTION=1 turns them on, the GPU tests turn them on.
-    fused_attention = os.environ.get("EMBER_CUDA_FUSED_ATTENTION", "0") == "1"
+    # fused_attention: the row-softmax kernels and the half-precision cuBLAS path (EMBER_CUDA_FUSED_ATTENTION=0
+    # turns them off); flash_attention: the Triton flash kernels for float16/bfloat16 with head dim <= 128,
+    # when Triton is installed (EMBER_CUDA_FLASH_ATTENTION=0 turns them off).
+    fused_attention = os.environ.get("EMBER_CUDA_FUSED_ATTENTION", "1") == "1"
+    flash_attention = os.environ.get("EMBER_CUDA_FLASH_ATTENTION", "1") == "1"
+
+    @staticmethod
+    def flash_supports(q, k, v) -> bool:
+        from .cuda_flash import supports
+
+        return supports(q, k, v)
+
+    @staticmethod
+    def flash_forward(q, k, v, scale: float, causal: bool):
+        from .cuda_flash import flash_forward
+
+        return flash_forward(q, k, v, scale, causal)
+
+    @staticmethod
+    def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
+        from .cuda_flash import flash_backward
+
+        return flash_backward(g, q, k, v, out, lse, scale, causal, need)
 
     @staticmethod
     def scaled_softmax_(s, scale: float, causal: bool) -> None:

@@ -27,9 +27,11 @@ _NEG_INF = float("-inf")
 # ------------------------------------------------------------------------------------------ fused op
 
 
-def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe):
-    """Forward on arrays: returns (output, probabilities P, dropped probabilities P * keep / (1 - p)).
-    The products go through the backend's matmul (on CUDA: cuBLAS, TF32 when allowed)."""
+def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=False):
+    """Forward on arrays: returns (output, probabilities P, dropped probabilities P * keep / (1 - p), flash).
+    The products go through the backend's matmul (on CUDA: cuBLAS, TF32 when allowed). With allow_flash, a
+    backend with a flash kernel (CUDA, half precision) returns instead (output, log-sum-exp, None, True):
+    the probabilities are never stored."""
     xp = be.xp
     out_dt = q.dtype
     fused = getattr(be, "fused_attention", False)
@@ -44,9 +46,12 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe):
         and k.shape[-2] > 0
         and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
     ):
+        if allow_flash and getattr(be, "flash_attention", False) and be.flash_supports(q, k, v):
+            out, lse = be.flash_forward(q, k, v, scale, causal)  # CUDA: no (L, S) matrix at all
+            return out, lse, None, True
         # CUDA: half-precision products on tensor cores, float32 softmax statistics, P kept in half
         out, probs = be.attention_half(q, k, v, scale, causal)
-        return out, probs, probs
+        return out, probs, probs, False
     if q.dtype.itemsize == 2:  # float16 / bfloat16: compute in float32
         f32 = xp.float32
         q, k, v = q.astype(f32), k.astype(f32), v.astype(f32)
@@ -64,7 +69,7 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe):
             pd = probs * keep
             pd *= 1.0 / (1.0 - p) if p < 1 else 0.0
         out = be.matmul(pd, v)
-        return out.astype(out_dt, copy=False), probs, pd
+        return out.astype(out_dt, copy=False), probs, pd, False
     s *= scale
     if causal:
         s += xp.where(xp.tri(L, S, dtype=bool), 0.0, _NEG_INF).astype(s.dtype)
@@ -93,7 +98,7 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe):
         pd = probs * keep
         pd *= 1.0 / (1.0 - p) if p < 1 else 0.0
     out = be.matmul(pd, v)
-    return out.astype(out_dt, copy=False), probs, pd
+    return out.astype(out_dt, copy=False), probs, pd, False
 
 
 class _Attention(Op):
@@ -103,7 +108,10 @@ class _Attention(Op):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, keep=None, scale=1.0, causal=False, p=0.0, groups=1, safe=True):
-        out, probs, _ = _attention_arrays(ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe)
+        out, probs, _, flash = _attention_arrays(
+            ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=True
+        )
+        ctx.flash = flash  # probs then holds the log-sum-exp per row
         _save(ctx, q, k, v, mask, keep, probs, out, scale, causal, p, groups, safe)
         return out
 
@@ -120,7 +128,7 @@ class _AttentionWeights(Op):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, keep=None, scale=1.0, causal=False, p=0.0, groups=1, safe=True):
-        out, probs, pd = _attention_arrays(ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe)
+        out, probs, pd, _ = _attention_arrays(ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe)
         _save(ctx, q, k, v, mask, keep, probs, out, scale, causal, p, groups, safe)
         return out, pd.astype(out.dtype, copy=False)
 
@@ -142,8 +150,28 @@ class _AttentionGrad(Op):
     num_outputs = 4
 
     @staticmethod
-    def forward(ctx, g, gw, q, k, v, keep, probs, out, scale=1.0, p=0.0, groups=1, need=(True,) * 4):
+    def forward(
+        ctx,
+        g,
+        gw,
+        q,
+        k,
+        v,
+        keep,
+        probs,
+        out,
+        scale=1.0,
+        p=0.0,
+        groups=1,
+        need=(True,) * 4,
+        causal=False,
+        flash=False,
+    ):
         xp = ctx.xp
+        if flash:  # the forward ran the backend's flash kernel: probs is its log-sum-exp
+            grads = ctx.be.flash_backward(g, q, k, v, out, probs, scale, causal, need[:3])
+            empty = xp.zeros((0,), dtype=q.dtype)
+            return tuple(empty if a is None else a for a in grads) + (empty,)
         cdt = probs.dtype
         if cdt.itemsize == 2:  # the forward took the backend's half-precision path (attention_half)
             grads = ctx.be.attention_half_backward(g, gw, q, k, v, probs, scale, need[:3])
@@ -196,7 +224,14 @@ def _attention_backward(ctx, g, gw):
     if g is None:
         g = O.zeros(tuple(out.shape), dtype=out.dtype, device=out.device)
     if not STATE.enabled:
-        attrs = {"scale": ctx.scale, "p": ctx.p, "groups": ctx.groups, "need": need}
+        attrs = {
+            "scale": ctx.scale,
+            "p": ctx.p,
+            "groups": ctx.groups,
+            "need": need,
+            "causal": ctx.causal,
+            "flash": getattr(ctx, "flash", False),
+        }
         grads = dispatch(_AttentionGrad, (g, gw, q, k, v, keep, probs, out), attrs)
         return tuple(gr if n else None for gr, n in zip(grads, need)) + (None,)
     return _attention_backward_math(

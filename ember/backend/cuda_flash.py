@@ -1,0 +1,150 @@
+"""Flash attention on CuPy arrays: the Triton kernels of cuda_flash_kernels.py, launched through cuda_triton.
+
+    out, lse = flash_forward(q, k, v, scale, causal)          # lse: (Z*H, L) float32, base-2 log-sum-exp
+    dq, dk, dv = flash_backward(g, q, k, v, out, lse, scale, causal, need)
+
+q (..., L, D), k and v (..., S, D) float16/bfloat16 with equal batch shapes and D <= 128; any strides with a
+unit stride along D (GPT-2's q/k/v are transposed views of the fused QKV projection: read in place). Saved for
+backward: the inputs, the output and lse (L floats per head), never the (L, S) probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_HEAD_DIM = 128
+_K: dict = {}
+
+
+def available() -> bool:
+    """Whether Triton is importable (the flash path needs it; ember falls back to the cuBLAS path)."""
+    if "ok" not in _K:
+        try:
+            import triton  # noqa: F401
+
+            _K["ok"] = True
+        except ImportError:
+            _K["ok"] = False
+    return _K["ok"]
+
+
+def supports(q, k, v) -> bool:
+    D = q.shape[-1]
+    return (
+        q.dtype == k.dtype == v.dtype
+        and q.dtype.itemsize == 2
+        and q.dtype.kind != "i"
+        and 0 < D <= MAX_HEAD_DIM
+        and k.shape[-1] == D
+        and v.shape[-1] == D
+        and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+        and q.size > 0
+        and k.size > 0
+        and int(np.prod(q.shape[:-2], dtype=np.int64)) < 65536
+        and available()
+    )
+
+
+def _kernels():
+    if not _K.get("fwd"):
+        from . import cuda_flash_kernels as fk
+        from .cuda_triton import TritonKernel
+
+        _K["fwd"] = TritonKernel(fk._flash_fwd)
+        _K["delta"] = TritonKernel(fk._flash_bwd_delta)
+        _K["dkdv"] = TritonKernel(fk._flash_bwd_dkdv)
+        _K["dq"] = TritonKernel(fk._flash_bwd_dq)
+        _K["log2e"] = fk.LOG2E
+    return _K
+
+
+def _view4(a):
+    """(array, Z, H, (stride_z, stride_h, stride_row)) in elements, viewing (..., R, D) as (Z, H, R, D)."""
+    import cupy
+
+    if a.strides[-1] != a.itemsize or a.ndim > 4:
+        a = cupy.ascontiguousarray(a)
+        if a.ndim > 4:
+            a = a.reshape((-1,) + a.shape[-2:])
+    isz = a.itemsize
+    st = [s // isz for s in a.strides]
+    if a.ndim == 4:
+        return a, a.shape[0], a.shape[1], (st[0], st[1], st[2])
+    if a.ndim == 3:
+        return a, 1, a.shape[0], (0, st[0], st[1])
+    return a, 1, 1, (0, 0, st[0])
+
+
+def _blocks(D: int):
+    bd = max(16, 1 << (D - 1).bit_length())
+    warps = 4 if bd <= 64 else 8
+    return bd, warps
+
+
+def flash_forward(q, k, v, scale: float, causal: bool):
+    import cupy
+
+    ks = _kernels()
+    L, D = q.shape[-2:]
+    S = k.shape[-2]
+    q4, Z, H, sq = _view4(q)
+    k4, _, _, sk = _view4(k)
+    v4, _, _, sv = _view4(v)
+    out = cupy.empty(q.shape[:-2] + (L, D), dtype=q.dtype)
+    o4, _, _, so = _view4(out)
+    lse = cupy.empty((Z * H, L), dtype=np.float32)
+    bd, warps = _blocks(D)
+    bm, bn = 128, 64
+    ks["fwd"](
+        ((L + bm - 1) // bm, Z * H, 1),
+        q4, k4, v4, o4, lse, float(scale) * ks["log2e"],
+        *sq, *sk, *sv, *so,
+        H, L, S, D,
+        CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=3,
+    )  # fmt: skip
+    return out, lse
+
+
+def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
+    """(dq, dk, dv) in q's dtype; entries not in `need` (three flags) are None."""
+    import cupy
+
+    ks = _kernels()
+    L, D = q.shape[-2:]
+    S = k.shape[-2]
+    q4, Z, H, sq = _view4(q)
+    k4, _, _, sk = _view4(k)
+    v4, _, _, sv = _view4(v)
+    o4, _, _, so = _view4(out)
+    do4, _, _, sd = _view4(g.astype(q.dtype, copy=False))
+    bd, warps = _blocks(D)
+    bm, bn = 64, 64
+    delta = cupy.empty((Z * H, L), dtype=np.float32)
+    ks["delta"](
+        ((L + bm - 1) // bm, Z * H, 1), o4, do4, delta, *so, *sd, H, L, D, BLOCK_M=bm, BLOCK_D=bd, num_warps=4
+    )
+    qk_scale = float(scale) * ks["log2e"]
+    dq = dk = dv = None
+    if need[1] or need[2]:
+        dk = cupy.empty(k.shape, dtype=q.dtype)
+        dv = cupy.empty(v.shape, dtype=q.dtype)
+        dk4, _, _, sdk = _view4(dk)
+        dv4, _, _, sdv = _view4(dv)
+        ks["dkdv"](
+            ((S + bn - 1) // bn, Z * H, 1),
+            q4, k4, v4, do4, lse, delta, dk4, dv4, qk_scale, float(scale),
+            *sq, *sk, *sv, *sd, *sdk, *sdv,
+            H, L, S, D,
+            CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
+        )  # fmt: skip
+    if need[0]:
+        dq = cupy.empty(q.shape, dtype=q.dtype)
+        dq4, _, _, sdq = _view4(dq)
+        ks["dq"](
+            ((L + bm - 1) // bm, Z * H, 1),
+            q4, k4, v4, do4, lse, delta, dq4, qk_scale, float(scale),
+            *sq, *sk, *sv, *sd, *sdq,
+            H, L, S, D,
+            CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
+        )  # fmt: skip
+    return dq, (dk if need[1] else None), (dv if need[2] else None)

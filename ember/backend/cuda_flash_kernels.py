@@ -1,0 +1,210 @@
+"""Flash attention kernels in Triton (FlashAttention-2's algorithm): no (L, S) matrix in memory.
+
+Forward, per block of BLOCK_M query rows: stream over key blocks keeping the running row maximum m, the
+running sum l and the unnormalised output in float32; store O = acc / l and the log-sum-exp (base 2) per row.
+Backward: Delta = rowsum(dO * O); one kernel per key block accumulates dK, dV over the query blocks, one
+kernel per query block accumulates dQ over the key blocks (no atomics), both recomputing P from Q, K and the
+saved log-sum-exp. Scores use exp2 with the scale folded into log2(e). Causal is torch's top-left tril: query
+row i sees key columns j <= i.
+
+Tensors are (Z, H, rows, D) with any strides except a unit stride along D (strides in elements).
+Imported only where Triton is installed (ember.backend.cuda_flash imports it on first use).
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+_LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _flash_fwd(
+    Q, K, V, O, LSE, qk_scale,
+    sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, soz, soh, som,
+    H, L, S, D,
+    CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):  # fmt: skip
+    pid_m = tl.program_id(0)
+    zh = tl.program_id(1)
+    z = zh // H
+    h = zh % H
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, BLOCK_D)
+    dmask = offs_d < D
+    q = tl.load(
+        Q + z * sqz + h * sqh + rows[:, None] * sqm + offs_d[None, :],
+        mask=(rows[:, None] < L) & dmask[None, :],
+        other=0.0,
+    )
+    m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+    l_i = tl.zeros([BLOCK_M], tl.float32)
+    acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+    end_n = S
+    if CAUSAL:
+        end_n = (pid_m + 1) * BLOCK_M  # key blocks past S are masked (only when L > S)
+    k_base = K + z * skz + h * skh
+    v_base = V + z * svz + h * svh
+    for start_n in range(0, end_n, BLOCK_N):
+        cols = start_n + offs_n
+        kt = tl.load(
+            k_base + cols[None, :] * skn + offs_d[:, None],
+            mask=(cols[None, :] < S) & dmask[:, None],
+            other=0.0,
+        )
+        qk = tl.dot(q, kt) * qk_scale
+        valid = cols[None, :] < S
+        if CAUSAL:
+            valid = valid & (cols[None, :] <= rows[:, None])
+        qk = tl.where(valid, qk, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(qk, 1))
+        m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+        p = tl.exp2(qk - m_safe[:, None])
+        alpha = tl.exp2(m_i - m_safe)
+        l_i = l_i * alpha + tl.sum(p, 1)
+        acc = acc * alpha[:, None]
+        v = tl.load(
+            v_base + cols[:, None] * svn + offs_d[None, :],
+            mask=(cols[:, None] < S) & dmask[None, :],
+            other=0.0,
+        )
+        acc = tl.dot(p.to(v.dtype), v, acc)
+        m_i = m_new
+    l_safe = tl.where(l_i == 0.0, 1.0, l_i)
+    acc = acc / l_safe[:, None]
+    m_fin = tl.where(m_i == float("-inf"), 0.0, m_i)
+    tl.store(LSE + zh * L + rows, m_fin + tl.log2(l_safe), mask=rows < L)
+    tl.store(
+        O + z * soz + h * soh + rows[:, None] * som + offs_d[None, :],
+        acc.to(O.dtype.element_ty),
+        mask=(rows[:, None] < L) & dmask[None, :],
+    )
+
+
+@triton.jit
+def _flash_bwd_delta(
+    O, DO, DELTA, soz, soh, som, sdz, sdh, sdm, H, L, D, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr
+):
+    pid_m = tl.program_id(0)
+    zh = tl.program_id(1)
+    z = zh // H
+    h = zh % H
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, BLOCK_D)
+    mask = (rows[:, None] < L) & (offs_d[None, :] < D)
+    o = tl.load(O + z * soz + h * soh + rows[:, None] * som + offs_d[None, :], mask=mask, other=0.0)
+    do = tl.load(DO + z * sdz + h * sdh + rows[:, None] * sdm + offs_d[None, :], mask=mask, other=0.0)
+    delta = tl.sum(o.to(tl.float32) * do.to(tl.float32), 1)
+    tl.store(DELTA + zh * L + rows, delta, mask=rows < L)
+
+
+@triton.jit
+def _flash_bwd_dkdv(
+    Q, K, V, DO, LSE, DELTA, DK, DV, qk_scale, sm_scale,
+    sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, sdz, sdh, sdm,
+    sdkz, sdkh, sdkn, sdvz, sdvh, sdvn,
+    H, L, S, D,
+    CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):  # fmt: skip
+    pid_n = tl.program_id(0)
+    zh = tl.program_id(1)
+    z = zh // H
+    h = zh % H
+    cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    offs_m = tl.arange(0, BLOCK_M)
+    offs_d = tl.arange(0, BLOCK_D)
+    dmask = offs_d < D
+    kvmask = (cols[:, None] < S) & dmask[None, :]
+    k = tl.load(K + z * skz + h * skh + cols[:, None] * skn + offs_d[None, :], mask=kvmask, other=0.0)
+    v = tl.load(V + z * svz + h * svh + cols[:, None] * svn + offs_d[None, :], mask=kvmask, other=0.0)
+    dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+    dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+    lo = 0
+    if CAUSAL:
+        lo = (pid_n * BLOCK_N // BLOCK_M) * BLOCK_M
+    q_base = Q + z * sqz + h * sqh
+    do_base = DO + z * sdz + h * sdh
+    for start_m in range(lo, L, BLOCK_M):
+        rows = start_m + offs_m
+        rmask = rows < L
+        q = tl.load(
+            q_base + rows[:, None] * sqm + offs_d[None, :], mask=rmask[:, None] & dmask[None, :], other=0.0
+        )
+        do = tl.load(
+            do_base + rows[:, None] * sdm + offs_d[None, :], mask=rmask[:, None] & dmask[None, :], other=0.0
+        )
+        lse = tl.load(LSE + zh * L + rows, mask=rmask, other=0.0)
+        delta = tl.load(DELTA + zh * L + rows, mask=rmask, other=0.0)
+        qk = tl.dot(q, tl.trans(k)) * qk_scale
+        valid = rmask[:, None] & (cols[None, :] < S)
+        if CAUSAL:
+            valid = valid & (cols[None, :] <= rows[:, None])
+        p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+        dv = tl.dot(tl.trans(p.to(do.dtype)), do, dv)
+        dp = tl.dot(do, tl.trans(v))
+        ds = p * (dp - delta[:, None])
+        dk = tl.dot(tl.trans(ds.to(q.dtype)), q, dk)
+    dk = dk * sm_scale
+    tl.store(
+        DK + z * sdkz + h * sdkh + cols[:, None] * sdkn + offs_d[None, :],
+        dk.to(DK.dtype.element_ty),
+        mask=kvmask,
+    )
+    tl.store(
+        DV + z * sdvz + h * sdvh + cols[:, None] * sdvn + offs_d[None, :],
+        dv.to(DV.dtype.element_ty),
+        mask=kvmask,
+    )
+
+
+@triton.jit
+def _flash_bwd_dq(
+    Q, K, V, DO, LSE, DELTA, DQ, qk_scale, sm_scale,
+    sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, sdz, sdh, sdm, sdqz, sdqh, sdqm,
+    H, L, S, D,
+    CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+):  # fmt: skip
+    pid_m = tl.program_id(0)
+    zh = tl.program_id(1)
+    z = zh // H
+    h = zh % H
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_d = tl.arange(0, BLOCK_D)
+    dmask = offs_d < D
+    rmask = rows < L
+    qmask = rmask[:, None] & dmask[None, :]
+    q = tl.load(Q + z * sqz + h * sqh + rows[:, None] * sqm + offs_d[None, :], mask=qmask, other=0.0)
+    do = tl.load(DO + z * sdz + h * sdh + rows[:, None] * sdm + offs_d[None, :], mask=qmask, other=0.0)
+    lse = tl.load(LSE + zh * L + rows, mask=rmask, other=0.0)
+    delta = tl.load(DELTA + zh * L + rows, mask=rmask, other=0.0)
+    dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+    end_n = S
+    if CAUSAL:
+        end_n = (pid_m + 1) * BLOCK_M  # key blocks past S are masked (only when L > S)
+    k_base = K + z * skz + h * skh
+    v_base = V + z * svz + h * svh
+    for start_n in range(0, end_n, BLOCK_N):
+        cols = start_n + offs_n
+        kvmask = (cols[:, None] < S) & dmask[None, :]
+        k = tl.load(k_base + cols[:, None] * skn + offs_d[None, :], mask=kvmask, other=0.0)
+        v = tl.load(v_base + cols[:, None] * svn + offs_d[None, :], mask=kvmask, other=0.0)
+        qk = tl.dot(q, tl.trans(k)) * qk_scale
+        valid = rmask[:, None] & (cols[None, :] < S)
+        if CAUSAL:
+            valid = valid & (cols[None, :] <= rows[:, None])
+        p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+        dp = tl.dot(do, tl.trans(v))
+        ds = p * (dp - delta[:, None])
+        dq = tl.dot(ds.to(k.dtype), k, dq)
+    dq = dq * sm_scale
+    tl.store(
+        DQ + z * sdqz + h * sdqh + rows[:, None] * sdqm + offs_d[None, :],
+        dq.to(DQ.dtype.element_ty),
+        mask=qmask,
+    )
+
+
+LOG2E = _LOG2E
