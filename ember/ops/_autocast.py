@@ -22,6 +22,7 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE as _GRAD_STATE
 from ._dispatch import dispatch, pop_mode, push_mode
+from .convert import to_dtype
 
 LOWER, FP32 = "lower", "fp32"
 
@@ -276,7 +277,7 @@ def _cast(a, dev: str, policy: str, dtype):
         return a
     if policy == FP32 and dt not in (D.float16, D.bfloat16):
         return a
-    return a.to(dtype)
+    return to_dtype(a, dtype)  # NOTE: straight to the cast op (Tensor.to parses its arguments first)
 
 
 def _mode(op, args, kwargs, inplace):

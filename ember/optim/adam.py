@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _dtype as D
 from .. import ops as O
 from .._tensor import Tensor
-from ..backend import get_backend
+from ..backend import cuda_optim, get_backend
 from .optimizer import (
     Optimizer,
     _check_lr,
+    _dense32,
     _device_step,
     _host_value,
     _hp,
     _l2,
     _maybe_neg,
+    _multi_tensor_group,
+    _plans,
+    _same,
+    _split_by_device,
     _step_tensor,
     _to_scalar,
 )
@@ -89,6 +96,23 @@ def _adam_arrays(p: Tensor, grad: Tensor, state: dict, group: dict, step: float,
 
 def _zeros_like(p: Tensor) -> Tensor:
     return O.zeros_like(p)
+
+
+class _AdamPlan:
+    """The cached pointer table of one (group, device) and the host mirror of its device step counters."""
+
+    __slots__ = ("objs", "table", "mirror")
+
+    def __init__(self, objs: list, table, mirror: list) -> None:
+        self.objs = objs  # the arrays / step tensors the table points at, compared by identity each step
+        self.table = table
+        self.mirror = mirror  # per tensor: [step tensor, its version after our write, its value] or None
+
+
+def _step_ok(state: dict, dev) -> bool:
+    """The step counter is a 0-d host tensor, or a float32 one on the param's device (fused=True)."""
+    s = state.get("step")
+    return isinstance(s, Tensor) and s.dim() == 0 and (s._device.type == "cpu" or _dense32(s, dev))
 
 
 class Adam(Optimizer):
@@ -167,6 +191,76 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             state["max_exp_avg_sq"] = _zeros_like(p)
 
+    def _step_group(self, group):
+        if not _multi_tensor_group(group):
+            return super()._step_group(group)
+        keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
+        by_dev, rest = _split_by_device(self, group, keys, _step_ok)
+        for p in rest:
+            self._step_param(p, group)
+        for dev, items in by_dev.items():
+            self._fused_adam(group, dev, items)
+
+    def _fused_adam(self, group, dev, items) -> None:
+        """One multi-tensor kernel launch for the (param, state) pairs of `group` on CUDA device `dev`."""
+        amsgrad = group["amsgrad"]
+        objs = []
+        host_steps = []  # per tensor: the new host count, or None for a device counter (mirror below)
+        for p, st in items:
+            s = st["step"]
+            mx = st["max_exp_avg_sq"]._data if amsgrad else None
+            objs += (p._data, st["exp_avg"]._data, st["exp_avg_sq"]._data, mx, s)
+            if s._device.type == "cpu":
+                host_steps.append(_bump_host_step(s))
+            else:
+                host_steps.append(None)
+        pkey = (id(group), dev)
+        plan = self.__dict__.get("_fused_plans", {}).get(pkey)
+        if plan is None or not _same(plan.objs, objs):
+            plan = _plans(self)[pkey] = _build_adam_plan(items, objs, amsgrad)
+        steps = np.empty(len(items), dtype=np.float64)
+        for i, (hs, mir) in enumerate(zip(host_steps, plan.mirror)):
+            if hs is not None:
+                steps[i] = hs
+                continue
+            s = mir[0]
+            if s._version != mir[1]:  # written by someone else since: read it once
+                mir[2] = s.item()
+            steps[i] = mir[2] = mir[2] + 1
+        beta1, beta2 = _hp(group["betas"][0]), _hp(group["betas"][1])
+        lr, wd = group["lr"], group["weight_decay"]
+        step_size = lr / (1 - beta1**steps)
+        bc2_sqrt = np.sqrt(1 - beta2**steps)
+        flags = (
+            (cuda_optim.ADAMW if group["decoupled_weight_decay"] else 0)
+            | (cuda_optim.AMSGRAD if amsgrad else 0)
+            | (cuda_optim.MAXIMIZE if group["maximize"] else 0)
+            | (cuda_optim.WEIGHT_DECAY if wd != 0 else 0)
+        )
+        cuda_optim.adam_step(
+            plan.table,
+            [p.grad._data for p, _ in items],
+            step_size,
+            bc2_sqrt,
+            steps,
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=wd,
+            lr=lr,
+            flags=flags,
+        )
+        for (p, st), mir in zip(items, plan.mirror):
+            p._bump_version()
+            st["exp_avg"]._bump_version()
+            st["exp_avg_sq"]._bump_version()
+            if amsgrad:
+                st["max_exp_avg_sq"]._bump_version()
+            if mir is not None:
+                s = mir[0]
+                s._bump_version()
+                mir[1] = s._version
+
     def _update(self, p, grad, state, group):
         beta1, beta2 = group["betas"]
         lr, wd, eps = group["lr"], group["weight_decay"], group["eps"]
@@ -215,3 +309,41 @@ class Adam(Optimizer):
         step_size = lr / bias_correction1  # a 0-d tensor when lr is one, as in torch
         denom = (second.sqrt() / bias_correction2**0.5).add_(eps)
         p.addcdiv_(exp_avg, denom, value=-_hp(step_size))
+
+
+def _bump_host_step(s: Tensor) -> float:
+    """step += 1 on a host-resident counter; returns the new value (a host read, no device involved)."""
+    d = s._data
+    if isinstance(d, np.ndarray) and d.flags.writeable:
+        d += 1
+        s._bump_version()
+    else:
+        s += 1
+    return float(s._data)
+
+
+def _build_adam_plan(items: list, objs: list, amsgrad: bool) -> _AdamPlan:
+    """The static table (param, exp_avg, exp_avg_sq, max_exp_avg_sq, device step pointers) and the mirror
+    of the device step counters: read once here (one small copy each), then kept on the host."""
+    mirror, step_ptrs = [], []
+    for _, st in items:
+        s = st["step"]
+        if s._device.type == "cpu":
+            mirror.append(None)
+            step_ptrs.append(0)
+        else:
+            mirror.append([s, s._version, 0.0])
+            step_ptrs.append(s._data.data.ptr)
+    on_dev = [m for m in mirror if m is not None]
+    if on_dev:  # one device read for all counters (plans are rebuilt only when pointers change)
+        xp = get_backend(on_dev[0][0]._device).xp
+        values = xp.stack([m[0]._data.reshape(1) for m in on_dev]).get().reshape(-1)
+        for m, v in zip(on_dev, values):
+            m[2] = float(v)
+    columns = [
+        [p._data for p, _ in items],
+        [st["exp_avg"]._data for _, st in items],
+        [st["exp_avg_sq"]._data for _, st in items],
+        [st["max_exp_avg_sq"]._data if amsgrad else None for _, st in items],
+    ]
+    return _AdamPlan(objs, cuda_optim.MultiTensorTable(columns, [step_ptrs]), mirror)

@@ -20,6 +20,7 @@ from .._dtype import float32, float64, get_default_dtype
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..autograd.node import RemovableHandle
+from ..backend import cuda_optim as _cuda_optim
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook", "required"]
 
@@ -461,19 +462,38 @@ class Optimizer:
                 loss = closure()
         with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state.get(p)
-                    fresh = state is None
-                    if fresh:
-                        state = {}
-                    if len(state) == 0:
-                        self._init_state(p, state, group)
-                    self._update(p, p.grad, state, group)
-                    if fresh and state:
-                        self.state[p] = state
+                self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict) -> None:
+        """Update every parameter of `group` that has a gradient, one at a time.
+
+        NOTE: subclasses override this to update many parameters at once (the multi-tensor CUDA kernels of
+        ember/backend/cuda_optim.py) and hand the parameters they cannot take to `_step_param`."""
+        for p in group["params"]:
+            if p.grad is not None:
+                self._step_param(p, group)
+
+    def _step_param(self, p: Tensor, group: dict) -> None:
+        """The per-parameter update: lazily initialised state, then `_update`."""
+        state = self.state.get(p)
+        fresh = state is None
+        if fresh:
+            state = {}
+        if len(state) == 0:
+            self._init_state(p, state, group)
+        self._update(p, p.grad, state, group)
+        if fresh and state:
+            self.state[p] = state
+
+    def _state_of(self, p: Tensor, group: dict) -> dict:
+        """p's state dict, initialised (and stored) when empty."""
+        state = self.state.get(p)
+        if not state:
+            state = {}
+            self._init_state(p, state, group)
+            self.state[p] = state
+        return state
 
 
 def _maybe_neg(grad: Tensor, maximize: bool) -> Tensor:
@@ -487,3 +507,68 @@ def _l2(grad: Tensor, p: Tensor, weight_decay) -> Tensor:
     if weight_decay != 0:
         return grad.add(p, alpha=weight_decay)
     return grad
+
+
+# ------------------------------------------------------------------ multi-tensor CUDA path helpers
+
+
+def _multi_tensor_group(group: dict) -> bool:
+    """Whether a group may take the multi-tensor CUDA kernel: fused=True, or the default (torch picks its
+    foreach path on CUDA), with Python-number hyper-parameters and no capturable/differentiable."""
+    fused = group.get("fused")
+    return (
+        _cuda_optim.ENABLED
+        and (bool(fused) or (fused is None and group.get("foreach") is not False))
+        and not group.get("capturable", False)
+        and not group.get("differentiable", False)
+        and not isinstance(group["lr"], Tensor)
+        and not isinstance(group["weight_decay"], Tensor)
+        and not any(isinstance(b, Tensor) for b in group.get("betas", ()))
+    )
+
+
+def _dense32(t: Tensor | None, device) -> bool:
+    """A C-contiguous float32 tensor on `device` (None passes: an absent optional state)."""
+    return t is None or (t._dtype is float32 and t._device == device and t._data.flags.c_contiguous)
+
+
+def _split_by_device(opt, group: dict, state_keys: tuple, state_ok=None) -> tuple[dict, list]:
+    """Params of `group` with a gradient: {cuda device: [(p, state)]} for those the kernel can take (p,
+    grad and the state tensors named by state_keys dense float32 on one device, state_ok(state, device)
+    true), and the rest."""
+    by_dev: dict = {}
+    rest = []
+    for p in group["params"]:
+        g = p.grad
+        if g is None:
+            continue
+        dev = p._device
+        if (
+            dev.type != "cuda"
+            or getattr(g, "is_sparse", False)
+            or not (_dense32(p, dev) and _dense32(g, dev))
+        ):
+            rest.append(p)
+            continue
+        state = opt._state_of(p, group)
+        if all(_dense32(state.get(k), dev) for k in state_keys) and (
+            state_ok is None or state_ok(state, dev)
+        ):
+            by_dev.setdefault(dev, []).append((p, state))
+        else:
+            rest.append(p)
+    return by_dev, rest
+
+
+def _same(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+def _plans(opt) -> dict:
+    """The optimizer's cache of multi-tensor plans, {(id(group), device): plan}, without the plans of groups
+    it no longer has (load_state_dict replaces the group dicts). Not part of the pickled state."""
+    plans = opt.__dict__.setdefault("_fused_plans", {})
+    live = {id(g) for g in opt.param_groups}
+    for key in [k for k in plans if k[0] not in live]:
+        del plans[key]
+    return plans

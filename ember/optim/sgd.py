@@ -2,8 +2,22 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from .. import ops as O
 from .._tensor import Tensor
-from .optimizer import Optimizer, _hp, _l2, _maybe_neg
+from ..backend import cuda_optim
+from .optimizer import (
+    Optimizer,
+    _dense32,
+    _hp,
+    _l2,
+    _maybe_neg,
+    _multi_tensor_group,
+    _plans,
+    _same,
+    _split_by_device,
+)
 
 __all__ = ["SGD"]
 
@@ -62,6 +76,56 @@ class SGD(Optimizer):
             if foreach:
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
+    def _step_group(self, group):
+        if not _multi_tensor_group(group):
+            return super()._step_group(group)
+        momentum = group["momentum"]
+        keys = ("momentum_buffer",) if momentum != 0 else ()
+        by_dev, rest = _split_by_device(self, group, keys) if momentum != 0 else _split_stateless(self, group)
+        for p in rest:
+            self._step_param(p, group)
+        for dev, items in by_dev.items():
+            self._fused_sgd(group, dev, items)
+
+    def _fused_sgd(self, group, dev, items) -> None:
+        """One multi-tensor kernel launch for the (param, state) pairs of `group` on CUDA device `dev`;
+        a missing momentum buffer is allocated here and takes the gradient in the kernel (torch's clone)."""
+        momentum = group["momentum"]
+        first = np.zeros(len(items), dtype=np.int64)
+        if momentum != 0:
+            for i, (p, st) in enumerate(items):
+                if st.get("momentum_buffer") is None:
+                    st["momentum_buffer"] = O.empty_like(p)
+                    first[i] = 1
+        bufs = [st["momentum_buffer"] for _, st in items] if momentum != 0 else None
+        objs = [p._data for p, _ in items] + ([b._data for b in bufs] if bufs else [])
+        pkey = (id(group), dev)
+        plan = self.__dict__.get("_fused_plans", {}).get(pkey)
+        if plan is None or not _same(plan[0], objs):
+            columns = [[p._data for p, _ in items], [b._data for b in bufs] if bufs else [None] * len(items)]
+            plan = _plans(self)[pkey] = (objs, cuda_optim.MultiTensorTable(columns))
+        wd = group["weight_decay"]
+        flags = (
+            (cuda_optim.MAXIMIZE if group["maximize"] else 0)
+            | (cuda_optim.WEIGHT_DECAY if wd != 0 else 0)
+            | (cuda_optim.NESTEROV if group["nesterov"] else 0)
+        )
+        cuda_optim.sgd_step(
+            plan[1],
+            [p.grad._data for p, _ in items],
+            first,
+            lr=group["lr"],
+            momentum=momentum,
+            dampening=group["dampening"],
+            weight_decay=wd,
+            flags=flags,
+        )
+        for p, _ in items:
+            p._bump_version()
+        if bufs:
+            for b in bufs:
+                b._bump_version()
+
     def _update(self, p, grad, state, group):
         grad = _l2(_maybe_neg(grad, group["maximize"]), p, group["weight_decay"])
         momentum = group["momentum"]
@@ -74,3 +138,23 @@ class SGD(Optimizer):
                 buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
         p.add_(grad, alpha=-_hp(group["lr"]))
+
+
+def _split_stateless(opt, group: dict) -> tuple[dict, list]:
+    """_split_by_device for SGD without momentum, which keeps no state: (p, None) pairs."""
+    by_dev, rest = {}, []
+    for p in group["params"]:
+        g = p.grad
+        if g is None:
+            continue
+        dev = p._device
+        if (
+            dev.type == "cuda"
+            and _dense32(p, dev)
+            and _dense32(g, dev)
+            and not getattr(g, "is_sparse", False)
+        ):
+            by_dev.setdefault(dev, []).append((p, None))
+        else:
+            rest.append(p)
+    return by_dev, rest
