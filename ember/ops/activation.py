@@ -1,11 +1,19 @@
-"""softmax and log_softmax (also the activations nn.functional builds on: relu, gelu, silu, ...)."""
+"""softmax and log_softmax (also the activations nn.functional builds on: relu, gelu, silu, ...).
+
+On CUDA, gelu and silu run the fused kernels of ``backend/cuda_activation.py`` (one launch forward, one
+backward, float16/bfloat16 read directly); ``EMBER_CUDA_FUSED_ACT=0`` (or ``Gelu.fused_cuda = False`` /
+``Silu.fused_cuda = False``) turns them off.
+"""
 
 from __future__ import annotations
 
 import math
+import os
+
+import numpy as np
 
 from .. import _dtype as D
-from .._tensor import Tensor, _wrap_dim
+from .._tensor import Tensor, _wrap, _wrap_dim
 from .._trace_hooks import traceable
 from ._dispatch import dispatch
 from .op import SAME, Op
@@ -94,6 +102,32 @@ class _Act(Op):
     upcast_half = True
 
 
+_FUSED_ACT = os.environ.get("EMBER_CUDA_FUSED_ACT", "1") == "1"
+_HALF_NP = (np.dtype(np.float16), D.bfloat16.np)
+
+
+def _cuda_act():
+    from ..backend import cuda_activation
+
+    return cuda_activation
+
+
+class _FusedAct(_Act):
+    """An activation with fused CUDA kernels: on CUDA forward sees float16/bfloat16 itself (upcast_half is
+    "cpu") and either runs the kernel (saving only x, ctx.fused set) or upcasts as dispatch would have."""
+
+    upcast_half = "cpu"
+    fused_cuda = _FUSED_ACT
+
+    @staticmethod
+    def _cuda_input(ctx, cls, a):
+        """(True, a) when the fused kernel takes `a`; else (False, a in the compute dtype)."""
+        if cls.fused_cuda and _cuda_act().supports(a.dtype):
+            ctx.fused = True
+            return True, a
+        return False, (a.astype(np.float32) if a.dtype in _HALF_NP else a)
+
+
 class Relu(Op):
     promote = SAME
 
@@ -143,11 +177,11 @@ class Elu(_Act):
         return (where(a > 0, g * scale, g * scale * alpha * exp(clamp(a, max=0.0) / _beta)),)
 
 
-class Gelu(_Act):
+class Gelu(_FusedAct):
     """x * Phi(x). 'tanh': x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3) (= 0.5 x (1 + tanh u)).
 
     Forward saves Phi (or the sigmoid) so backward needs one exp, not a second erf; with create_graph the
-    backward is rebuilt from ember ops so higher derivatives stay exact."""
+    backward is rebuilt from ember ops so higher derivatives stay exact. The CUDA kernels save only x."""
 
     _K = math.sqrt(2.0 / math.pi)
 
@@ -155,6 +189,11 @@ class Gelu(_Act):
     def forward(ctx, a, approximate="none"):
         xp = ctx.xp
         ctx.approximate = approximate
+        if ctx.be.name == "cuda":
+            fused, a = _FusedAct._cuda_input(ctx, Gelu, a)
+            if fused:
+                ctx.save_for_backward(a)
+                return _cuda_act().gelu_forward(a, approximate)
         if approximate == "tanh":
             u = xp.multiply(a, a, out=xp.empty_like(a))  # an array even for 0-d input (a * a is a scalar)
             u *= 0.044715
@@ -176,7 +215,15 @@ class Gelu(_Act):
         from ..autograd.grad_mode import is_grad_enabled
         from .elementwise import erf, exp, sigmoid
 
-        a, cdf = ctx.saved_tensors
+        if getattr(ctx, "fused", False):
+            (a,) = ctx.saved_tensors
+            if not is_grad_enabled():
+                gx = _cuda_act().gelu_backward(g._data, a._data, ctx.approximate)
+                return (_wrap(gx, a._dtype, g._device),)
+            a = a.float() if a._dtype in (D.float16, D.bfloat16) else a  # compose in float32, as forward
+            cdf = None  # recomputed below (grad enabled)
+        else:
+            a, cdf = ctx.saved_tensors
         k = Gelu._K
         if ctx.approximate == "tanh":
             if not is_grad_enabled():  # first-order backward: one fused pass set over the arrays
@@ -210,18 +257,28 @@ class _GeluTanhGrad(Op):
         return d.astype(g.dtype, copy=False) if d.dtype != g.dtype else d
 
 
-class Silu(_Act):
+class Silu(_FusedAct):
     @staticmethod
     def forward(ctx, a):
+        if ctx.be.name == "cuda":
+            fused, a = _FusedAct._cuda_input(ctx, Silu, a)
+            if fused:
+                ctx.save_for_backward(a)
+                return _cuda_act().silu_forward(a)
         s = ctx.be.special.expit(a)
         ctx.save_for_backward(a)
         return a * s
 
     @staticmethod
     def backward(ctx, g):
+        from ..autograd.grad_mode import is_grad_enabled
         from .elementwise import sigmoid
 
         (a,) = ctx.saved_tensors
+        if getattr(ctx, "fused", False):
+            if not is_grad_enabled():
+                return (_wrap(_cuda_act().silu_backward(g._data, a._data), a._dtype, g._device),)
+            a = a.float() if a._dtype in (D.float16, D.bfloat16) else a
         s = sigmoid(a)
         return (g * s * (1 + a * (1 - s)),)
 

@@ -66,6 +66,8 @@ class _Linear(Op):
         ref = x if x is not None else w
         if ref is not None and g._dtype is not ref._dtype:  # half inputs were saved as float32
             g = g.to(ref._dtype)
+        if not STATE.enabled and g._device.type == "cuda" and g._data.dtype.name in _GEMM_SUM:
+            return _linear_backward_arrays(ctx.be, g, x, w, need)
         n_out = g.shape[-1]
         gx = gw = gb = None
         if need[0]:
@@ -74,19 +76,31 @@ class _Linear(Op):
         if need[1]:
             gw = O.matmul(g2.mT, x.reshape(-1, x.shape[-1]))
         if need[2]:
-            gd = g2._data
-            if (
-                gd.dtype.kind == "f"
-                and g2._device.type == "cuda"
-                and not STATE.enabled
-                and gd.flags.c_contiguous
-            ):
-                from ...backend.cuda_blas import column_sum  # a GEMM with ones: CuPy's axis-0 sum is slow
-
-                gb = _wrap(column_sum(gd, gd.dtype), g2._dtype, g2._device)
-            else:
-                gb = g2.sum(0)
+            gb = g2.sum(0)
         return gx, gw, gb
+
+
+def _linear_backward_arrays(be, g, x, w, need):
+    """The three gradients straight on CUDA arrays (no dispatch per product: ~20 us of host time each), as
+    cuBLAS GEMMs; transposed operands are passed as transposes, the bias gradient is a GEMM with ones."""
+    from ...backend.cuda_blas import column_sum
+
+    gd = g._data
+    dt, dev = g._dtype, g._device
+    n_out = gd.shape[-1]
+    gx = gw = gb = None
+    if need[0]:
+        gx = _wrap(be.matmul(gd, w._data), dt, dev)
+    if need[1] or need[2]:
+        g2 = gd.reshape(-1, n_out)
+        if not g2.flags.c_contiguous:
+            g2 = be.xp.ascontiguousarray(g2)
+        if need[1]:
+            xd = x._data
+            gw = _wrap(be.matmul(g2.T, xd.reshape(-1, xd.shape[-1])), dt, dev)
+        if need[2]:
+            gb = _wrap(column_sum(g2, g2.dtype), dt, dev)
+    return gx, gw, gb
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

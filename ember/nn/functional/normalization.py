@@ -10,12 +10,17 @@ trailing axes) and backward is the closed form
 
 on the saved xhat. Under create_graph the gradient is instead taken through the plain composition of ember
 ops (``_norm_reference``), so higher-order gradients are exact.
+
+On CUDA the row case (layer_norm, rms_norm: the trailing axes, parameters covering exactly them) runs the
+fused kernels of ``backend/cuda_norm.py`` instead: one launch forward, one for grad_input and one or two for
+grad_weight / grad_bias. ``EMBER_CUDA_FUSED_NORM=0`` (or ``_Norm.fused_cuda = False``) turns them off.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import os
 
 import numpy as np
 
@@ -24,6 +29,7 @@ from ... import ops as O
 from ..._tensor import Tensor, _wrap
 from ..._trace_hooks import traceable
 from ...autograd.grad_mode import STATE, no_grad
+from ...backend import cuda_norm as _cuda_norm
 from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import Op
@@ -94,9 +100,14 @@ class _Norm(Op):
 
     num_outputs = 3
     nondiff_outputs = (1, 2)
+    fused_cuda = os.environ.get("EMBER_CUDA_FUSED_NORM", "1") == "1"
 
     @staticmethod
     def forward(ctx, x, w, b, view=(), axes=(), pshape=(), eps=1e-5, center=True):
+        if _Norm.fused_cuda and ctx.be.name == "cuda":
+            res = _fused_forward(ctx, x, w, b, view, axes, pshape, eps, center)
+            if res is not None:
+                return res
         xp = ctx.xp
         odt = x.dtype
         cdt = np.dtype(np.float32) if odt in _HALF_NP else odt
@@ -143,6 +154,10 @@ class _Norm(Op):
                 needs,
                 gy,
             )
+        if _Norm.fused_cuda and ctx.be.name == "cuda":
+            res = _fused_backward(gy, x, w, b, mean, rstd, view, axes, pshape, center, n, xshape, needs)
+            if res is not None:
+                return res
         xp = ctx.xp
         rs = rstd._data
         cdt = rs.dtype
@@ -184,6 +199,75 @@ class _Norm(Op):
         gw = _wrap(gw.reshape(w.shape), rdt, dev) if gw is not None else None
         gb = _wrap(gb.reshape(b.shape), rdt, dev) if gb is not None else None
         return gx, gw, gb
+
+
+# ------------------------------------------------------------------------------ CUDA: the fused row kernels
+
+
+def _rows_layout(view, axes, pshape) -> bool:
+    """Whether `axes` are the trailing dims of `view` and the parameters cover exactly them."""
+    nd, k = len(view), len(axes)
+    return (
+        _trailing(axes, nd)
+        and tuple(pshape[: nd - k]) == (1,) * (nd - k)
+        and tuple(pshape[nd - k :]) == tuple(view[nd - k :])
+    )
+
+
+def _fused_forward(ctx, x, w, b, view, axes, pshape, eps, center):
+    """_Norm.forward through cuda_norm's row kernel, or None where it does not apply. Saves what the
+    composition saves (x, w, b, mean, rstd with the kept dims), so either backward can follow."""
+    if not _rows_layout(view, axes, pshape):
+        return None
+    n = math.prod(view[i] for i in axes)
+    if n == 0 or not _cuda_norm.supports(
+        x.dtype, None if w is None else w.dtype, None if b is None else b.dtype
+    ):
+        return None
+    rows = x.size // n
+    y, mean, var, rstd = _cuda_norm.norm_rows_forward(
+        x.reshape(rows, n),
+        None if w is None else w.reshape(n),
+        None if b is None else b.reshape(n),
+        eps,
+        center,
+    )
+    lead = tuple(view[: len(view) - len(axes)])
+    kshape = lead + (1,) * len(axes)
+    ctx.args = (view, axes, pshape, eps, center, n, x.shape)
+    ctx.save_for_backward(x, w, b, mean.reshape(kshape) if center else None, rstd.reshape(kshape))
+    return y.reshape(x.shape), (mean if center else var).reshape(lead), var.reshape(lead)
+
+
+def _fused_backward(gy, x, w, b, mean, rstd, view, axes, pshape, center, n, xshape, needs):
+    """_Norm.backward (no create_graph) through cuda_norm's row kernels, or None where they do not apply.
+    grad_input comes back in x's dtype, grad_weight / grad_bias in float32 (the engine casts them)."""
+    rs = rstd._data
+    xa = x._data
+    if (
+        n == 0
+        or rs.dtype != np.float32
+        or not _rows_layout(view, axes, pshape)
+        or not _cuda_norm.supports(xa.dtype, None if w is None else w._data.dtype)
+    ):
+        return None
+    rows = xa.size // n
+    gx, gw, gb = _cuda_norm.norm_rows_backward(
+        gy._data.reshape(rows, n),
+        xa.reshape(rows, n),
+        None if w is None else w._data.reshape(n),
+        mean._data if center else None,
+        rs,
+        center,
+        bool(needs[0]),
+        w is not None and bool(needs[1]),
+        b is not None and bool(needs[2]),
+    )
+    dev = gy._device
+    gx = _wrap(gx.reshape(xshape), x._dtype, dev) if gx is not None else None
+    gw = _wrap(gw.reshape(w.shape), D.float32, dev) if gw is not None else None
+    gb = _wrap(gb.reshape(b.shape), D.float32, dev) if gb is not None else None
+    return gx, gw, gb
 
 
 def _rows_backward(xp, g, d, rs, w, needs, n, center, has_b):
