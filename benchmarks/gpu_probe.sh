@@ -20,7 +20,7 @@ echo "== kernel tests ($(left) s left)"
 XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n 4")
 timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
     tests/gpu/test_flash_attention_cuda.py tests/gpu/test_attention_cuda.py tests/gpu/test_fused_norm_act_cuda.py \
-    tests/gpu/test_fused_loss_optim_cuda.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
+    tests/gpu/test_fused_loss_optim_cuda.py tests/gpu/test_cuda_elementwise.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
 
 echo "== GPT-2 124M benchmark ($(left) s left)"
 timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --warmup 2 --profile --json "$OUT/gpt2.json" >"$OUT/gpt2.log" 2>&1

@@ -50,6 +50,13 @@ class CUDABackend:
     def asarray(self, x, dtype=None):
         return self.xp.asarray(x, dtype=dtype)
 
+    @staticmethod
+    def cast(a, dtype):
+        """a.astype(dtype); float32 <-> float16/bfloat16 through ember's vectorised kernel."""
+        from .cuda_elementwise import cast
+
+        return cast(a, dtype)
+
     def to_numpy(self, a) -> np.ndarray:
         return a.get() if isinstance(a, self.ndarray) else np.asarray(a)
 

@@ -162,12 +162,25 @@ def _matmul_via(a, b, compute: int):
 def column_sum(g2, out_dtype):
     """Sum over the rows of a C-contiguous 2-D float array as a GEMM with a ones vector (float32
     accumulation; CuPy's axis-0 reduction is ~10x slower on a (16384, 3072) bfloat16 gradient)."""
+    out = gemm_batched(_ones(g2.shape[0], g2.dtype), g2[None], out_dtype=np.float32, compute=_COMPUTE_32F)
+    return out.reshape(g2.shape[1]).astype(out_dtype, copy=False)
+
+
+_ONES: dict = {}
+
+
+def _ones(n: int, dtype):
+    """A cached (1, 1, n) ones vector per (device, dtype, n): made once (its fill may wait for the host),
+    so that a training step's bias gradients allocate and fill nothing."""
     import cupy
 
-    ones = cupy.ones((1, 1, g2.shape[0]), dtype=g2.dtype)
-    compute = _COMPUTE_32F
-    out = gemm_batched(ones, g2[None], out_dtype=np.float32, compute=compute)
-    return out.reshape(g2.shape[1]).astype(out_dtype, copy=False)
+    key = (cupy.cuda.Device().id, np.dtype(dtype).str, n)
+    v = _ONES.get(key)
+    if v is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        v = _ONES[key] = cupy.ones((1, 1, n), dtype=dtype)
+    return v
 
 
 def half_matmul(a, b):

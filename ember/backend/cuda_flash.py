@@ -75,6 +75,22 @@ def _view4(a):
     return a, 1, 1, (0, 0, st[0])
 
 
+def _empty_as(x, dtype):
+    """An uninitialised array of x's shape whose memory order follows x's strides (GPT-2's q is a (B, H, T, D)
+    view of (B, T, H, D) memory: so are the output and the gradients, and the transpose back to (B, T, C) that
+    follows attention needs no copy)."""
+    import cupy
+
+    if x.ndim < 2:
+        return cupy.empty(x.shape, dtype=dtype)
+    perm = sorted(range(x.ndim), key=lambda i: -x.strides[i])
+    buf = cupy.empty(tuple(x.shape[i] for i in perm), dtype=dtype)
+    inv = [0] * x.ndim
+    for j, i in enumerate(perm):
+        inv[i] = j
+    return buf.transpose(inv)
+
+
 def _blocks(D: int):
     bd = max(16, 1 << (D - 1).bit_length())
     warps = 4 if bd <= 64 else 8
@@ -90,7 +106,7 @@ def flash_forward(q, k, v, scale: float, causal: bool):
     q4, Z, H, sq = _view4(q)
     k4, _, _, sk = _view4(k)
     v4, _, _, sv = _view4(v)
-    out = cupy.empty(q.shape[:-2] + (L, D), dtype=q.dtype)
+    out = _empty_as(q, q.dtype)
     o4, _, _, so = _view4(out)
     lse = cupy.empty((Z * H, L), dtype=np.float32)
     bd, warps = _blocks(D)
@@ -126,8 +142,8 @@ def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
     qk_scale = float(scale) * ks["log2e"]
     dq = dk = dv = None
     if need[1] or need[2]:
-        dk = cupy.empty(k.shape, dtype=q.dtype)
-        dv = cupy.empty(v.shape, dtype=q.dtype)
+        dk = _empty_as(k, q.dtype)
+        dv = _empty_as(v, q.dtype)
         dk4, _, _, sdk = _view4(dk)
         dv4, _, _, sdv = _view4(dv)
         ks["dkdv"](
@@ -138,7 +154,7 @@ def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
             CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
         )  # fmt: skip
     if need[0]:
-        dq = cupy.empty(q.shape, dtype=q.dtype)
+        dq = _empty_as(q, q.dtype)
         dq4, _, _, sdq = _view4(dq)
         ks["dq"](
             ((L + bm - 1) // bm, Z * H, 1),

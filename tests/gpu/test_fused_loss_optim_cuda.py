@@ -6,6 +6,8 @@ counter's placement; checks that the fused paths were taken and that a step neve
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -82,7 +84,7 @@ def _ce_case(n, c, dtype, reduction, smoothing, ignore, weighted, seed, all_igno
     if all_ignored:
         t[:] = ignore_index
     t = torch.tensor(t)
-    w = torch.tensor(rng.uniform(0.5, 2.0, c)).float() if weighted else None
+    w = torch.tensor(rng.uniform(0.5, 2.0, c)).to(tdt) if weighted else None  # torch wants the logits' dtype
     g = torch.tensor(rng.standard_normal(n if reduction == "none" else ())).to(tdt)
     kw = {"reduction": reduction, "ignore_index": ignore_index, "label_smoothing": smoothing}
 
@@ -92,7 +94,7 @@ def _ce_case(n, c, dtype, reduction, smoothing, ignore, weighted, seed, all_igno
 
     xe = ember.tensor(x.float().numpy(), device="cuda").to(getattr(ember, dtype)).requires_grad_()
     te = ember.tensor(t.numpy(), device="cuda")
-    we = None if w is None else ember.tensor(w.numpy(), device="cuda")
+    we = None if w is None else ember.tensor(w.float().numpy(), device="cuda").to(getattr(ember, dtype))
     out = F.cross_entropy(xe, te, weight=we, **kw)
     assert out.dtype == getattr(ember, dtype) and tuple(out.shape) == tuple(ref.shape)
     out.backward(ember.tensor(g.float().numpy(), device="cuda").to(getattr(ember, dtype)))
@@ -288,7 +290,7 @@ def test_adam_state_dict_round_trip(fused, optim_calls):
     # a second optimizer over copies of the params continues exactly like the first
     copies = [ember.tensor(_np(p), device="cuda", requires_grad=True) for p in pe]
     o2 = ember.optim.AdamW(copies, lr=1e-2, amsgrad=True, fused=fused)
-    o2.load_state_dict(sd)
+    o2.load_state_dict(copy.deepcopy(sd))  # state_dict() shares the live tensors, as in torch
     rng = np.random.default_rng(9)
     for _ in range(2):
         for a, b in zip(pe[:-1], copies[:-1]):

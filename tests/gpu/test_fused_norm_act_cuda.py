@@ -370,9 +370,11 @@ def test_act_non_contiguous_and_broadcast_gradient(name, act_calls):
 
 @pytest.mark.parametrize("name", list(ACTS))
 def test_act_double_backward(name, monkeypatch):
-    """create_graph after a fused forward: the backward is composed from ember ops (in float32 for half).
-    float32 against torch; bfloat16 (whose rounded intermediates move second derivatives by percents)
-    against the unfused path."""
+    """create_graph after a fused forward: the backward is composed from ember ops (in float32 for half),
+    against torch in float64 on the same (rounded) inputs, in float32 and in bfloat16.
+
+    NOTE: the unfused half-precision path is not the reference here: it saves its float32 upcast of x as a
+    constant, so its second derivative misses the term through x (13% off in this test, on the CPU too)."""
     tf, ef, kern = ACTS[name]
     rng = np.random.default_rng(11)
     tx, ex = _pair(rng, (40,), "float32", 2.0)
@@ -382,15 +384,15 @@ def test_act_double_backward(name, monkeypatch):
     (eg * eg).sum().backward()
     assert _rel(_np(eg), tg.detach().numpy()) < 1e-4
     assert _rel(_np(ex.grad), tx.grad.numpy()) < 1e-4
-    res = []
-    for on in (True, False):
-        monkeypatch.setattr(A.Silu if kern == "silu" else A.Gelu, "fused_cuda", on)
-        xb = ex.detach().to(ember.bfloat16).requires_grad_()
-        (eg,) = ember.autograd.grad(ef(xb).float().pow(2).sum(), xb, create_graph=True)
-        (eg.float() * eg.float()).sum().backward()
-        res.append((_np(eg), _np(xb.grad)))
-    for a, r in zip(*res):
-        assert _rel(a, r) < 2e-2
+    monkeypatch.setattr(A.Silu if kern == "silu" else A.Gelu, "fused_cuda", True)
+    xb = ex.detach().to(ember.bfloat16).requires_grad_()
+    (eg,) = ember.autograd.grad(ef(xb).float().pow(2).sum(), xb, create_graph=True)
+    (eg.float() * eg.float()).sum().backward()
+    tb = torch.tensor(_np(xb.detach())).double().requires_grad_()
+    (tg,) = torch.autograd.grad(tf(tb).pow(2).sum(), tb, create_graph=True)
+    (tg * tg).sum().backward()
+    assert _rel(_np(eg), tg.detach().numpy()) < 2e-2
+    assert _rel(_np(xb.grad), tb.grad.numpy()) < 3e-2
 
 
 def test_act_module_and_no_grad(act_calls):

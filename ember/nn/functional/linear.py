@@ -56,7 +56,9 @@ class _Linear(Op):
         ctx.save_for_backward(x if need[1] else None, w if need[0] else None)
         out = ctx.be.matmul(x, w.T)
         if b is not None:
-            out += b.astype(out.dtype, copy=False)
+            b = b.astype(out.dtype, copy=False)
+            if not (ctx.be.name == "cuda" and _bias_add_cuda(out, b)):
+                out += b
         return out
 
     @staticmethod
@@ -78,6 +80,12 @@ class _Linear(Op):
         if need[2]:
             gb = g2.sum(0)
         return gx, gw, gb
+
+
+def _bias_add_cuda(out, b) -> bool:
+    from ...backend.cuda_elementwise import bias_add_
+
+    return bias_add_(out, b)
 
 
 def _linear_backward_arrays(be, g, x, w, need):

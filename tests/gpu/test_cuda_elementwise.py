@@ -1,0 +1,90 @@
+"""ember/backend/cuda_elementwise.py: the vectorised float32 <-> float16/bfloat16 cast (bit-exact against
+NumPy/ml_dtypes round-to-nearest-even, NaN/inf/subnormals included, odd sizes and unaligned views) and the
+in-place bias add of linear layers."""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.cuda
+
+DT = {
+    "float32": np.dtype(np.float32),
+    "float16": np.dtype(np.float16),
+    "bfloat16": np.dtype(ml_dtypes.bfloat16),
+}
+
+
+def _values(rng, n):
+    x = (rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)).astype(np.float32)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-42, 3.4e38, 65520.0, 1.00390625])
+    k = min(n, special.size)
+    x[:k] = special[:k]
+    return x
+
+
+@pytest.mark.parametrize("src", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("dst", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 1000, 65541])
+def test_cast_matches_numpy_bit_for_bit(src, dst, n):
+    import cupy
+
+    from ember.backend.cuda_elementwise import cast
+
+    rng = np.random.default_rng(n)
+    x = _values(rng, n).astype(DT[src])
+    got = cast(cupy.asarray(x), DT[dst]).get()
+    want = x.astype(DT[dst])
+    assert got.dtype == want.dtype and got.shape == want.shape
+    _same_bits(got, want)
+
+
+def _same_bits(got, want):
+    """Bit-for-bit equal, except that any NaN matches any NaN (the GPU's cvt writes the canonical NaN)."""
+    g, w = got.astype(np.float32), want.astype(np.float32)
+    assert np.array_equal(np.isnan(g), np.isnan(w))
+    ok = ~np.isnan(w)
+    ib = {2: np.uint16, 4: np.uint32}[got.itemsize]
+    np.testing.assert_array_equal(got.view(ib)[ok], want.view(ib)[ok])
+
+
+def test_cast_of_unaligned_and_strided_views():
+    import cupy
+
+    from ember.backend.cuda_elementwise import cast
+
+    x = _values(np.random.default_rng(1), 4099)
+    d = cupy.asarray(x)
+    for view, ref in ((d[1:], x[1:]), (d[::2], x[::2]), (d.reshape(1, -1)[:, 3:], x.reshape(1, -1)[:, 3:])):
+        got = cast(view, DT["bfloat16"]).get()
+        _same_bits(got, ref.astype(DT["bfloat16"]))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("shape", [(5, 8), (3, 7), (1, 1), (64, 3072), (2, 3, 40), (16, 768)])
+def test_bias_add(dtype, shape):
+    import cupy
+
+    from ember.backend.cuda_elementwise import bias_add_
+
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(DT[dtype])
+    b = rng.standard_normal(shape[-1]).astype(DT[dtype])
+    d = cupy.asarray(x)
+    assert bias_add_(d, cupy.asarray(b))
+    want = (x.astype(np.float32) + b.astype(np.float32)).astype(DT[dtype])
+    np.testing.assert_array_equal(d.get().view(np.uint8), want.view(np.uint8))
+
+
+def test_bias_add_refuses_what_it_cannot_do():
+    import cupy
+
+    from ember.backend.cuda_elementwise import bias_add_
+
+    x = cupy.zeros((4, 8), dtype=np.float32)
+    assert not bias_add_(x, cupy.ones(8, dtype=np.float16))  # dtype mismatch
+    assert not bias_add_(x[:, ::2], cupy.ones(4, dtype=np.float32))  # not contiguous
+    assert not bias_add_(x, cupy.ones(4, dtype=np.float32))  # wrong length
+    assert float(x.sum()) == 0.0
