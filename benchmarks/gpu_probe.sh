@@ -17,7 +17,7 @@ python3 -m pip install -q --no-deps --no-build-isolation -e . >/tmp/install.log 
 python3 -c "import cupy, torch, numpy, triton; print('cupy', cupy.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
 
 echo "== kernel tests ($(left) s left)"
-XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n 4")
+XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
 timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
     tests/gpu/test_flash_attention_cuda.py tests/gpu/test_attention_cuda.py tests/gpu/test_fused_norm_act_cuda.py \
     tests/gpu/test_fused_loss_optim_cuda.py tests/gpu/test_cuda_elementwise.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
@@ -50,4 +50,10 @@ timeout $(cap 60) python3 benchmarks/overhead.py --device cuda --repeat 3 2>&1 |
 echo "== CUDA-specific tests ($(left) s left)"
 timeout $(cap 200) python3 -m pytest -q -p no:cacheprovider -m cuda tests/gpu/test_cuda.py tests/test_autocast.py \
     tests/test_philox.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
+if [ "${FULL_SUITE:-0}" = 1 ] && [ "$(left)" -gt 60 ]; then
+    echo "== whole parity suite on the GPU ($(left) s left)"
+    EMBER_TEST_DEVICE=cuda timeout $(( $(left) - 10 )) python3 -m pytest -q $XD -p no:cacheprovider tests \
+        --ignore=tests/serve >"$OUT/full_suite.log" 2>&1
+    echo "exit $?"; grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/full_suite.log" | cut -c1-200 | tail -30
+fi
 echo "done ($(left) s left)"
