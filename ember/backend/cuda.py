@@ -37,6 +37,9 @@ class CUDABackend:
         self._cupyx = cupyx
         self._special = None
         cuda_memory.install()
+        from .cuda_elementwise import cast
+
+        self.cast = cast
 
     @property
     def special(self):
@@ -50,9 +53,9 @@ class CUDABackend:
     def asarray(self, x, dtype=None):
         return self.xp.asarray(x, dtype=dtype)
 
-    @staticmethod
-    def cast(a, dtype):
-        """a.astype(dtype); float32 <-> float16/bfloat16 through ember's vectorised kernel."""
+    def cast(self, a, dtype):
+        """a.astype(dtype); float32 <-> float16/bfloat16 through ember's vectorised kernel (the instance
+        attribute set in __init__ skips this method's import on the hot path)."""
         from .cuda_elementwise import cast
 
         return cast(a, dtype)

@@ -132,7 +132,9 @@ def scaled_softmax_(s, scale: float, causal: bool) -> None:
     """In place over the last axis of a C-contiguous float32 array (..., L, S): softmax(s * scale) with
     torch's top-left causal mask — one pass per row instead of scale/mask/max/exp/sum/divide passes."""
     L, S = s.shape[-2], s.shape[-1]
-    rows = s.size // S
+    rows = s.size // S if S else 0
+    if rows == 0:  # nothing to normalise (L == 0 or an empty batch): a zero-block launch is an error
+        return
     args = (s, s, np.int64(L), np.int64(S), np.float32(scale), np.int32(bool(causal)), np.int32(0))
     _kernel("ember_softmax_rows")((rows,), (_threads(S),), args)
 

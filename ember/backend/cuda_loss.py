@@ -337,7 +337,11 @@ def supported(x, t, weight) -> bool:
         and t.dtype.kind in "iu"
         and (
             weight is None
-            or (weight.ndim == 1 and weight.shape[0] == x.shape[1] and weight.dtype.kind == "f")
+            or (
+                weight.ndim == 1
+                and weight.shape[0] == x.shape[1]
+                and (weight.dtype.kind == "f" or weight.dtype.name == "bfloat16")
+            )
         )
     )
 
