@@ -21,7 +21,7 @@ timeout $(cap 60) python3 benchmarks/find_sync.py 2>&1 | tail -30
 
 echo "== kernel tests ($(left) s left)"
 XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
-timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
+[ "${KERNEL:-1}" = 1 ] && timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
     tests/gpu/test_flash_attention_cuda.py tests/gpu/test_attention_cuda.py tests/gpu/test_fused_norm_act_cuda.py \
     tests/gpu/test_fused_loss_optim_cuda.py tests/gpu/test_cuda_elementwise.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
 
@@ -56,10 +56,10 @@ head -32 "$OUT/cprofile.txt" 2>/dev/null | tail -24 | cut -c1-140
 head -32 "$OUT/cprofile_full.txt" 2>/dev/null | tail -24 | cut -c1-140
 
 echo "== per-op overhead on CUDA ($(left) s left)"
-timeout $(cap 60) python3 benchmarks/overhead.py --device cuda --repeat 3 2>&1 | tee -a "$OUT/gpu.txt"
+[ "${OVERHEAD:-1}" = 1 ] && timeout $(cap 60) python3 benchmarks/overhead.py --device cuda --repeat 3 2>&1 | tee -a "$OUT/gpu.txt"
 
 echo "== CUDA-specific tests ($(left) s left)"
-timeout $(cap 200) python3 -m pytest -q -p no:cacheprovider -m cuda tests/gpu/test_cuda.py tests/test_autocast.py \
+[ "${CUDA_TESTS:-1}" = 1 ] && timeout $(cap 200) python3 -m pytest -q -p no:cacheprovider -m cuda tests/gpu/test_cuda.py tests/test_autocast.py \
     tests/test_philox.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -15
 if [ "${FULL_SUITE:-0}" = 1 ] && [ "$(left)" -gt 60 ]; then
     echo "== whole parity suite on the GPU ($(left) s left)"
