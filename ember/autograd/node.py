@@ -117,6 +117,20 @@ class SavedInput:
         self.version = version
 
 
+class SavedUpcast:
+    """A float16/bfloat16 input that an op saved as its float32 upcast (ops with upcast_half). Unpacked as the
+    saved float32 array, except under create_graph, where it is the differentiable cast of the input, so that
+    higher derivatives see the dependence on the input."""
+
+    __slots__ = ("tensor", "version", "data", "dtype")
+
+    def __init__(self, tensor, version, data, dtype):
+        self.tensor = tensor
+        self.version = version
+        self.data = data
+        self.dtype = dtype
+
+
 class SavedOutput:
     """An output saved for backward. Holds the array, not the Tensor, to avoid a tensor<->node cycle."""
 
@@ -151,6 +165,18 @@ def _unpack(node, s):
             gf = t.grad_fn
             raise _version_error(gf if gf is not None else node, t.shape, t.dtype, now, s.version, t._out_nr)
         return t
+    if type(s) is SavedUpcast:
+        t = s.tensor
+        vc = t._vc
+        now = vc[0] if vc is not None else 0
+        if now != s.version:
+            gf = t.grad_fn
+            raise _version_error(gf if gf is not None else node, t.shape, t.dtype, now, s.version, t._out_nr)
+        from .grad_mode import STATE
+
+        if STATE.enabled:
+            return t.to(s.dtype)
+        return _wrap(s.data, s.dtype, t._device)
     if type(s) is SavedOutput:
         now = s.vc[0] if s.vc is not None else 0
         if now != s.version:

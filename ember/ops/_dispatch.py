@@ -15,7 +15,7 @@ from .. import _dtype as D
 from .._device import to_device
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import STATE
-from ..autograd.node import SavedInput, SavedOutput, accumulate_node, edge_of
+from ..autograd.node import SavedInput, SavedOutput, SavedUpcast, accumulate_node, edge_of
 from ..backend import _BACKENDS, get_backend
 from .op import BOOL, FLOAT
 
@@ -124,7 +124,7 @@ def _run(op, args, kwargs, inplace):
 
     # -- type promotion (torch's rules; casts of tensors are differentiable ops)
     promote = op.promote
-    common = result_dt = None
+    common = result_dt = upcast = None
     if promote:
         if mixed or first_dt is None or scalar_kind == 3:
             common = _promoted(args)
@@ -147,6 +147,8 @@ def _run(op, args, kwargs, inplace):
         if up and common in _HALF and promote != BOOL and (up is True or dev.type == "cpu"):
             f32 = D.float32.np
             fargs = [f.astype(f32) if isinstance(a, Tensor) else f for f, a in zip(fargs, args)]
+            if op.saves_upcast_input:
+                upcast = fargs
     if inplace:
         _check_inplace(op, target, grad_on, result_dt)
 
@@ -194,7 +196,7 @@ def _run(op, args, kwargs, inplace):
             res._base = base._base if base._base is not None else base
             res._vc = base._shared_vc()
         if rg and (result_dt.is_floating_point or result_dt.is_complex):
-            _record(ctx, args, (out,), (res,))
+            _record(ctx, args, (out,), (res,), upcast)
         return res
 
     outs = tuple(o if type(o) is ndarray else be.asarray(o) for o in out)
@@ -212,12 +214,13 @@ def _run(op, args, kwargs, inplace):
             for i, r in enumerate(res)
         )
         if any(r is not None for r in diff):
-            _record(ctx, args, outs, diff)
+            _record(ctx, args, outs, diff, upcast)
     return res
 
 
-def _record(ctx, args, outs, res) -> None:
-    """Attach ctx as the grad_fn of the outputs in `res` (None entries carry no gradient)."""
+def _record(ctx, args, outs, res, upcast=None) -> None:
+    """Attach ctx as the grad_fn of the outputs in `res` (None entries carry no gradient). `upcast`: the
+    float32 arrays forward saw in place of half-precision inputs (ops with upcast_half), if any."""
     edges = []
     meta = []
     for a in args:
@@ -236,7 +239,7 @@ def _record(ctx, args, outs, res) -> None:
     ctx.next_functions = tuple(edges)
     ctx._meta = meta
     if ctx._saved:
-        ctx._saved = _resolve_saved(ctx, args, outs, res)
+        ctx._saved = _resolve_saved(ctx, args, outs, res, upcast)
     for i, r in enumerate(res):
         if r is not None:
             r._requires_grad = True
@@ -244,8 +247,8 @@ def _record(ctx, args, outs, res) -> None:
             r._out_nr = i
 
 
-def _resolve_saved(ctx, args, outs, res) -> tuple:
-    """Turn the arrays forward saved into SavedInput / SavedOutput / constant entries."""
+def _resolve_saved(ctx, args, outs, res, upcast=None) -> tuple:
+    """Turn the arrays forward saved into SavedInput / SavedUpcast / SavedOutput / constant entries."""
     entries = []
     for x in ctx._saved:
         tx = type(x)
@@ -255,10 +258,14 @@ def _resolve_saved(ctx, args, outs, res) -> tuple:
         if not isinstance(x, ctx.be.ndarray):
             x = ctx.be.asarray(x)  # a NumPy scalar from a 0-d computation
         entry = None
-        for a in args:
-            if isinstance(a, Tensor) and a._data is x:
-                entry = SavedInput(a, a._version)
-                break
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                if a._data is x:
+                    entry = SavedInput(a, a._version)
+                    break
+                if upcast is not None and upcast[i] is x:  # the float32 upcast of a half input
+                    entry = SavedUpcast(a, a._version, x, D.float32)
+                    break
         else:
             for k, o in enumerate(outs):
                 if o is x and res[k] is not None:

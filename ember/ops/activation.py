@@ -100,6 +100,7 @@ def log_softmax(input: Tensor, dim=None, dtype=None, *, _stacklevel=3) -> Tensor
 class _Act(Op):
     promote = SAME
     upcast_half = True
+    saves_upcast_input = True  # every activation below saves its input a, untouched
 
 
 _FUSED_ACT = os.environ.get("EMBER_CUDA_FUSED_ACT", "1") == "1"

@@ -35,6 +35,9 @@ class Op:
 
     promote = NONE
     upcast_half = False  # compute float16/bfloat16 in float32 and round once, as torch does ("cpu": only on CPU)
+    # forward saves its float32-upcast input unmodified: under create_graph backward then gets the
+    # differentiable cast of the input (else the saved copy is a constant and higher derivatives lose a term)
+    saves_upcast_input = False
     is_view = False  # True: output aliases input 0; "maybe": a view when the output shares input 0's memory
     differentiable = True
     nondiff_outputs: tuple = ()  # indices of outputs that never carry gradients (e.g. argmax indices)
