@@ -81,9 +81,9 @@ def _empty_as(x, dtype):
     follows attention needs no copy)."""
     import cupy
 
-    if x.ndim < 2:
-        return cupy.empty(x.shape, dtype=dtype)
-    perm = sorted(range(x.ndim), key=lambda i: -x.strides[i])
+    if x.ndim < 3 or x.ndim > 4 or x.strides[-1] != x.itemsize:
+        return cupy.empty(x.shape, dtype=dtype)  # C order (so that _view4 never has to copy it)
+    perm = sorted(range(x.ndim - 1), key=lambda i: -x.strides[i]) + [x.ndim - 1]
     buf = cupy.empty(tuple(x.shape[i] for i in perm), dtype=dtype)
     inv = [0] * x.ndim
     for j, i in enumerate(perm):
