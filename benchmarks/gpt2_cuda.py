@@ -89,9 +89,15 @@ def _profile(step, torch) -> list:
         r[1] += us / 1e3
         total += us / 1e3
     top = sorted(rows.items(), key=lambda kv: -kv[1][1])[:10]
+    gemm = [(n, ms) for name, (n, ms) in rows.items() if any(k in name.lower() for k in _GEMM_NAMES)]
     return [(name[:90], n, round(ms, 3)) for name, (n, ms) in top] + [
-        ("(all kernels)", sum(r[0] for r in rows.values()), round(total, 3))
+        ("(all kernels)", sum(r[0] for r in rows.values()), round(total, 3)),
+        ("(cuBLAS GEMM kernels)", sum(n for n, _ in gemm), round(sum(ms for _, ms in gemm), 3)),
     ]
+
+
+# kernel-name fragments of cuBLAS's GEMMs (the linear layers; attention runs in its own kernels in both)
+_GEMM_NAMES = ("nvjet", "gemm", "xmma", "cutlass")
 
 
 def _cprofile(step, lib, path: str) -> None:

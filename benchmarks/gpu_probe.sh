@@ -48,7 +48,7 @@ for f in sys.argv[1:]:
         x = r[lib]
         print(f"{lib}: {x['step_ms']:.1f} ms/step {x['tokens_per_s']:.0f} tok/s host {x['host_ms']:.1f} ms "
               f"alloc {x['max_allocated_gib']:.2f} GiB reserved {x['max_reserved_gib']:.2f} GiB losses {x['losses']}")
-        for k in x.get("top_kernels", [])[:11]:
+        for k in x.get("top_kernels", [])[:12]:
             print("   ", k)
     print("ratio", round(r["ratio_step_time"], 3))
 PY
