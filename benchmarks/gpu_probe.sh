@@ -19,18 +19,6 @@ python3 -c "import cupy, torch, numpy, triton; print('cupy', cupy.__version__, '
 echo "== where a step waits for the GPU ($(left) s left)"
 timeout $(cap 60) python3 benchmarks/find_sync.py 2>&1 | tail -30
 
-echo "== kernel tests ($(left) s left)"
-XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
-[ "${KERNEL:-1}" = 1 ] && timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
-    tests/gpu/test_flash_attention_cuda.py tests/gpu/test_attention_cuda.py tests/gpu/test_fused_norm_act_cuda.py \
-    tests/gpu/test_fused_loss_optim_cuda.py tests/gpu/test_cuda_elementwise.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
-
-if [ -n "${BLOCKING_TESTS:-}" ]; then
-    echo "== $BLOCKING_TESTS on the GPU, CUDA_LAUNCH_BLOCKING=1, stop at the first failure ($(left) s left)"
-    EMBER_TEST_DEVICE=cuda CUDA_LAUNCH_BLOCKING=1 timeout $(cap 90) python3 -m pytest -x -q -p no:cacheprovider \
-        $BLOCKING_TESTS 2>&1 | grep -E "^(E |FAILED|ERROR)|passed|failed|\.py:[0-9]+: " | head -30
-fi
-
 echo "== GPT-2 124M benchmark ($(left) s left)"
 timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --warmup 2 --profile --json "$OUT/gpt2.json" \
     ${FULL_CPROFILE:+--cprofile "$OUT/cprofile_full.txt"} >"$OUT/gpt2.log" 2>&1
@@ -54,6 +42,18 @@ for f in sys.argv[1:]:
 PY
 head -32 "$OUT/cprofile.txt" 2>/dev/null | tail -24 | cut -c1-140
 head -32 "$OUT/cprofile_full.txt" 2>/dev/null | tail -24 | cut -c1-140
+
+echo "== kernel tests ($(left) s left)"
+XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
+[ "${KERNEL:-1}" = 1 ] && timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
+    tests/gpu/test_flash_attention_cuda.py tests/gpu/test_attention_cuda.py tests/gpu/test_fused_norm_act_cuda.py \
+    tests/gpu/test_fused_loss_optim_cuda.py tests/gpu/test_cuda_elementwise.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
+
+if [ -n "${BLOCKING_TESTS:-}" ]; then
+    echo "== $BLOCKING_TESTS on the GPU, CUDA_LAUNCH_BLOCKING=1, stop at the first failure ($(left) s left)"
+    EMBER_TEST_DEVICE=cuda CUDA_LAUNCH_BLOCKING=1 timeout $(cap 90) python3 -m pytest -x -q -p no:cacheprovider \
+        $BLOCKING_TESTS 2>&1 | grep -E "^(E |FAILED|ERROR)|passed|failed|\.py:[0-9]+: " | head -30
+fi
 
 echo "== per-op overhead on CUDA ($(left) s left)"
 [ "${OVERHEAD:-1}" = 1 ] && timeout $(cap 60) python3 benchmarks/overhead.py --device cuda --repeat 3 2>&1 | tee -a "$OUT/gpu.txt"
