@@ -8,7 +8,6 @@ OUT=${OUT:-out/gpu}
 mkdir -p "$OUT"
 END=$((SECONDS + ${1:-540}))
 export PYTHONUNBUFFERED=1 CUPY_CACHE_DIR=${CUPY_CACHE_DIR:-/tmp/cupy_cache} PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-export EMBER_CUDA_FUSED_ATTENTION=${EMBER_CUDA_FUSED_ATTENTION:-1}
 left() { echo $((END - SECONDS)); }
 cap() { local l; l=$(left); echo $(( l < $1 ? l : $1 )); }
 

@@ -174,10 +174,13 @@ class CUDABackend:
             out[...] = work.astype(dt)
 
     # -- attention (kernels in cuda_attention.py)
-    # fused_attention: the row-softmax kernels and the half-precision cuBLAS path (EMBER_CUDA_FUSED_ATTENTION=0
-    # turns them off); flash_attention: the Triton flash kernels for float16/bfloat16 with head dim <= 128,
-    # when Triton is installed (EMBER_CUDA_FLASH_ATTENTION=0 turns them off).
-    fused_attention = os.environ.get("EMBER_CUDA_FUSED_ATTENTION", "1") == "1"
+    # flash_attention: the Triton flash kernels for float16/bfloat16 with head dim <= 128, when Triton is
+    # installed (EMBER_CUDA_FLASH_ATTENTION=0 turns them off). fused_attention: the row-softmax kernels and the
+    # half-precision cuBLAS path for what flash does not take.
+    # NOTE: fused_attention stays off by default (EMBER_CUDA_FUSED_ATTENTION=1 turns it on): its own tests
+    # pass on the H100, but the whole parity suite on the GPU has not yet passed with it on (one worker hit an
+    # illegal memory access in the 2026-12-07 run, not yet located).
+    fused_attention = os.environ.get("EMBER_CUDA_FUSED_ATTENTION", "0") == "1"
     flash_attention = os.environ.get("EMBER_CUDA_FLASH_ATTENTION", "1") == "1"
 
     @staticmethod

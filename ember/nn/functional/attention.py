@@ -35,8 +35,9 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe, a
     xp = be.xp
     out_dt = q.dtype
     fused = getattr(be, "fused_attention", False)
+    flash = allow_flash and getattr(be, "flash_attention", False)
     if (
-        fused
+        (fused or flash)
         and q.dtype.itemsize == 2
         and q.dtype == k.dtype == v.dtype
         and mask is None
@@ -46,12 +47,12 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe, a
         and k.shape[-2] > 0
         and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
     ):
-        if allow_flash and getattr(be, "flash_attention", False) and be.flash_supports(q, k, v):
+        if flash and be.flash_supports(q, k, v):
             out, lse = be.flash_forward(q, k, v, scale, causal)  # CUDA: no (L, S) matrix at all
             return out, lse, None, True
-        # CUDA: half-precision products on tensor cores, float32 softmax statistics, P kept in half
-        out, probs = be.attention_half(q, k, v, scale, causal)
-        return out, probs, probs, False
+        if fused:  # CUDA: half-precision products on tensor cores, float32 softmax statistics, P in half
+            out, probs = be.attention_half(q, k, v, scale, causal)
+            return out, probs, probs, False
     if q.dtype.itemsize == 2:  # float16 / bfloat16: compute in float32
         f32 = xp.float32
         q, k, v = q.astype(f32), k.astype(f32), v.astype(f32)
