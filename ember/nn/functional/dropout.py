@@ -12,8 +12,11 @@ import math
 import warnings
 
 from ... import ops as O
-from ..._tensor import Tensor
+from ..._tensor import Tensor, _wrap
 from ..._trace_hooks import traceable
+from ...autograd.grad_mode import STATE
+from ...ops._dispatch import dispatch
+from ...ops.op import Op
 
 _ALPHA = 1.7580993408473766  # -SELU scale * alpha: the value alpha dropout sets dropped units to
 
@@ -40,6 +43,10 @@ def _dropout_impl(input: Tensor, p: float, train: bool, feature: bool, alpha: bo
     if p == 1:
         zero = O.zeros((), dtype=input.dtype, device=input.device)
         return input.mul_(zero) if inplace else input * zero
+    if not (feature or alpha or inplace) and input._device.type == "cuda":
+        fused = _fused_dropout(input, p)
+        if fused is not None:
+            return fused
     noise = _noise(input, p, feature)
     if alpha:
         a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
@@ -48,6 +55,46 @@ def _dropout_impl(input: Tensor, p: float, train: bool, feature: bool, alpha: bo
         return input.mul_(noise).add_(b) if inplace else input * noise + b
     noise.div_(1 - p)
     return input.mul_(noise) if inplace else input * noise
+
+
+class _FusedDropout(Op):
+    """CUDA dropout whose mask is regenerated from the Philox stream (seed, offset) in backward: nothing else
+    is saved (backend/cuda_dropout.py; the mask equals the unfused path's for the same generator state)."""
+
+    node_name = "NativeDropoutBackward0"
+
+    @staticmethod
+    def forward(ctx, x, p=0.5, seed=0, offset=0):
+        from ...backend import cuda_dropout
+
+        ctx.args = (p, seed, offset)
+        return cuda_dropout.apply(x, p, seed, offset)
+
+    @staticmethod
+    def backward(ctx, g):
+        from ...backend import cuda_dropout
+
+        p, seed, offset = ctx.args
+        if STATE.enabled:  # create_graph: the regenerated noise as a constant, times g (differentiable in g)
+            ones = ctx.xp.ones(tuple(g.shape), dtype=g._data.dtype)
+            noise = _wrap(cuda_dropout.apply(ones, p, seed, offset), g._dtype, g._device)
+            return (g * noise,)
+        gd = ctx.xp.ascontiguousarray(g._data)
+        return (_wrap(cuda_dropout.apply(gd, p, seed, offset), g._dtype, g._device),)
+
+
+def _fused_dropout(input: Tensor, p: float):
+    """dropout by the fused CUDA kernel when it applies (else None): the generator advances exactly as
+    bernoulli_ would have advanced it, so the streams after the call agree too."""
+    from ...backend import cuda_dropout
+    from ...ops.random import _gen
+
+    if not cuda_dropout.supports(input._data):
+        return None
+    eng = _gen(None, input._device)._engine
+    seed, offset = eng._seed, eng._offset
+    eng._offset = (offset + cuda_dropout.blocks(input.numel())) & ((1 << 64) - 1)
+    return dispatch(_FusedDropout, (input,), {"p": float(p), "seed": int(seed), "offset": int(offset)})
 
 
 @traceable("F.dropout")
