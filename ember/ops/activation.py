@@ -15,18 +15,28 @@ import numpy as np
 from .. import _dtype as D
 from .._tensor import Tensor, _wrap, _wrap_dim
 from .._trace_hooks import traceable
+from ..autograd.grad_mode import STATE
 from ._dispatch import dispatch
 from .op import SAME, Op
 
 
 class Softmax(Op):
+    """On CUDA, last-axis softmax of float32/float16/bfloat16 runs the fused kernel of backend/cuda_softmax.py
+    (EMBER_CUDA_FUSED_SOFTMAX=1) and saves its half-precision output itself; otherwise half precision is
+    computed in float32 (upcast_half is "cpu": forward upcasts on CUDA itself)."""
+
     promote = SAME
-    upcast_half = True
+    upcast_half = "cpu"
 
     @staticmethod
     def forward(ctx, a, dim=-1):
         xp = ctx.xp
         ctx.dim = dim
+        if ctx.be.name == "cuda":
+            y = _fused_softmax(ctx, a, dim, False)
+            if y is not None:
+                return y
+            a = _upcast(a)
         if a.ndim == 0:
             out = xp.ones_like(a)
         else:
@@ -38,6 +48,8 @@ class Softmax(Op):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        if getattr(ctx, "fused", False) and not STATE.enabled:
+            return (_fused_softmax_backward(g, out, False),)
         if out.dim() == 0:
             return (g * 0,)
         return (out * (g - (g * out).sum(ctx.dim, keepdim=True)),)
@@ -45,12 +57,17 @@ class Softmax(Op):
 
 class LogSoftmax(Op):
     promote = SAME
-    upcast_half = True
+    upcast_half = "cpu"  # as Softmax
 
     @staticmethod
     def forward(ctx, a, dim=-1):
         xp = ctx.xp
         ctx.dim = dim
+        if ctx.be.name == "cuda":
+            y = _fused_softmax(ctx, a, dim, True)
+            if y is not None:
+                return y
+            a = _upcast(a)
         if a.ndim == 0:
             out = xp.zeros_like(a)
         elif a.size == 0:
@@ -66,9 +83,33 @@ class LogSoftmax(Op):
     @staticmethod
     def backward(ctx, g):
         (out,) = ctx.saved_tensors
+        if getattr(ctx, "fused", False) and not STATE.enabled:
+            return (_fused_softmax_backward(g, out, True),)
         if out.dim() == 0:
             return (g * 0,)
         return (g - out.exp() * g.sum(ctx.dim, keepdim=True),)
+
+
+def _upcast(a):
+    return a.astype(np.float32) if a.dtype in _HALF_NP else a
+
+
+def _fused_softmax(ctx, a, dim, log):
+    """The fused CUDA kernel's output (saved for backward, ctx.fused set), or None where it does not apply."""
+    from ..backend import cuda_softmax
+
+    if not cuda_softmax.supports(a, dim):
+        return None
+    y = cuda_softmax.forward(a, log)
+    ctx.fused = True
+    ctx.save_for_backward(y)
+    return y
+
+
+def _fused_softmax_backward(g, out, log):
+    from ..backend import cuda_softmax
+
+    return _wrap(cuda_softmax.backward(g._data, out._data, log), out._dtype, out._device)
 
 
 def _softmax_args(input, dim, dtype, fn):
