@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# One lease: the Triton launch adapter and attention tests, the GPT-2 benchmark (full size with kernel profile,
-# then a host-bound small config with cProfile), CUDA per-op overhead, and the CUDA-specific tests.
+# One lease: where a training step waits for the GPU, the GPT-2 benchmark (full size with kernel profile, then a
+# host-bound small config with cProfile), the fused-kernel tests, CUDA per-op overhead, the CUDA-specific tests,
+# optionally the whole parity suite on the GPU. Stage switches (environment): KERNEL=0, SMALL=0, OVERHEAD=0,
+# CUDA_TESTS=0 skip a stage; FULL_CPROFILE=1 profiles the full-size step; FULL_SUITE=1 runs every test on the GPU;
+# BLOCKING_TESTS="paths" runs them with CUDA_LAUNCH_BLOCKING=1, SANITIZE_TESTS="paths" under compute-sanitizer.
 #   bash benchmarks/gpu_probe.sh [budget_seconds]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +56,13 @@ if [ -n "${BLOCKING_TESTS:-}" ]; then
     echo "== $BLOCKING_TESTS on the GPU, CUDA_LAUNCH_BLOCKING=1, stop at the first failure ($(left) s left)"
     EMBER_TEST_DEVICE=cuda CUDA_LAUNCH_BLOCKING=1 timeout $(cap 90) python3 -m pytest -x -q -p no:cacheprovider \
         $BLOCKING_TESTS 2>&1 | grep -E "^(E |FAILED|ERROR)|passed|failed|\.py:[0-9]+: " | head -30
+fi
+
+if [ -n "${SANITIZE_TESTS:-}" ]; then  # out-of-bounds accesses, named by kernel and thread (slow: small sets)
+    echo "== compute-sanitizer memcheck: $SANITIZE_TESTS ($(left) s left)"
+    EMBER_TEST_DEVICE=cuda timeout $(cap 240) compute-sanitizer --tool memcheck --print-limit 5 \
+        python3 -m pytest -x -q -p no:cacheprovider $SANITIZE_TESTS 2>&1 | tee "$OUT/sanitizer.log" \
+        | grep -E "Invalid|ERROR SUMMARY|is out of bounds|at 0x|passed|failed" | head -40
 fi
 
 echo "== per-op overhead on CUDA ($(left) s left)"
