@@ -414,14 +414,27 @@ def _move_cpu_scalars(be, fargs, args):
 
 
 def _host_arrays_to_device(be, kwargs: dict) -> dict:
-    """Index tables and masks that ops precompute with NumPy travel to the op's device."""
+    """Index tables and masks that ops precompute with NumPy travel to the op's device.
+
+    NOTE: runs for every op on a GPU: the common case (numbers, shapes, dtypes) returns after one pass of
+    type checks, without building a generator per tuple."""
     out = None
     for k, v in kwargs.items():
-        if isinstance(v, np.ndarray) or (isinstance(v, tuple) and v and any(isinstance(x, np.ndarray) for x in v)):
-            if out is None:
-                out = dict(kwargs)
-            out[k] = be.asarray(v) if isinstance(v, np.ndarray) else tuple(
-                be.asarray(x) if isinstance(x, np.ndarray) else x for x in v)
+        if isinstance(v, tuple):
+            for x in v:
+                if isinstance(x, np.ndarray):
+                    break
+            else:
+                continue
+        elif not isinstance(v, np.ndarray):
+            continue
+        if out is None:
+            out = dict(kwargs)
+        out[k] = (
+            be.asarray(v)
+            if isinstance(v, np.ndarray)
+            else tuple(be.asarray(x) if isinstance(x, np.ndarray) else x for x in v)
+        )
     return kwargs if out is None else out
 
 
