@@ -1,0 +1,109 @@
+"""The flash-attention kernels' math on the CPU, in Triton's interpreter: no GPU needed. A development check
+(not a benchmark, not in `make test`: it needs `pip install triton` (~640 MB) next to torch):
+
+    python benchmarks/check_flash_interpreter.py
+
+Runs ember/backend/cuda_flash.py's forward and backward with NumPy standing in for CuPy and the interpreter
+standing in for the GPU, in float16, against torch's float64 SDPA on the same rounded inputs: causal and not,
+L != S, odd lengths, head dims 8-64, strided (transposed) q and k. Prints the relative errors; exits 1 if any
+is over 5e-3 (an exactly-zero reference, one key only, is compared absolutely).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import triton.runtime.interpreter as _ti  # noqa: E402
+
+sys.modules["cupy"] = np  # NumPy stands in for CuPy (empty, ascontiguousarray, transpose)
+
+from ember.backend import cuda_flash  # noqa: E402
+from ember.backend import cuda_flash_kernels as fk  # noqa: E402
+
+_patch_tensor = _ti._patch_lang_tensor
+
+
+def _patched_tensor(tensor, scope):
+    """Triton 3.6's interpreter turns a 1-element block into an index with int(array), which NumPy >= 2.4
+    refuses for 1-D arrays: take the element instead."""
+    _patch_tensor(tensor, scope)
+    scope.set_attr(tensor, "__index__", lambda self: int(np.asarray(self.handle.data).reshape(-1)[0]))
+
+
+_ti._patch_lang_tensor = _patched_tensor
+
+
+class _Interpreted:
+    """Launch a @triton.jit kernel through the interpreter with torch views of the NumPy arrays."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, grid, *args, **kw):
+        kw.pop("num_warps", None)
+        kw.pop("num_stages", None)
+        self.fn[grid](*(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args), **kw)
+
+
+def _reference(q, k, v, g, scale, causal):
+    tq, tk, tv = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (q, k, v))
+    o = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal, scale=scale)
+    o.backward(torch.tensor(g.astype(np.float64)))
+    return o.detach().numpy(), tq.grad.numpy(), tk.grad.numpy(), tv.grad.numpy()
+
+
+def _err(a, b) -> float:
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        return float("inf")
+    nb = np.linalg.norm(b)
+    return float(np.abs(a).max(initial=0.0)) if nb < 1e-6 else float(np.linalg.norm(a - b) / nb)
+
+
+def main() -> int:
+    cuda_flash._K.update(
+        fwd=_Interpreted(fk._flash_fwd),
+        delta=_Interpreted(fk._flash_bwd_delta),
+        dkdv=_Interpreted(fk._flash_bwd_dkdv),
+        dq=_Interpreted(fk._flash_bwd_dq),
+        log2e=fk.LOG2E,
+        ok=True,
+    )
+    rng = np.random.default_rng(0)
+    cases = [
+        ((2, 3), 5, 7, 8, False),
+        ((1, 1), 1, 1, 16, True),
+        ((2, 2), 33, 17, 24, True),
+        ((1, 2), 130, 70, 64, False),
+        ((2,), 129, 129, 64, True),
+        ((), 6, 11, 8, True),
+        ((1, 3), 65, 200, 64, True),
+    ]
+    worst = 0.0
+    for batch, L, S, D, causal in cases:
+        for strided in (False, True):
+            q, k, v = (rng.standard_normal(batch + (n, D)).astype(np.float16) for n in (L, S, S))
+            g = rng.standard_normal(batch + (L, D)).astype(np.float16)
+            if strided and len(batch) == 2:  # (B, H, T, D) views of (B, T, H, D) memory, as GPT-2's
+                q = np.ascontiguousarray(q.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+                k = np.ascontiguousarray(k.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+            scale = 1 / np.sqrt(D)
+            out, lse = cuda_flash.flash_forward(q, k, v, scale, causal)
+            grads = cuda_flash.flash_backward(g, q, k, v, out, lse, scale, causal, (True, True, True))
+            errs = [_err(a, r) for a, r in zip((out,) + grads, _reference(q, k, v, g, scale, causal))]
+            worst = max(worst, *errs)
+            print(
+                f"batch {batch} L {L} S {S} D {D} causal {causal} strided {strided}: "
+                + " ".join(f"{n} {e:.1e}" for n, e in zip(("out", "dq", "dk", "dv"), errs))
+            )
+    print(f"worst relative error {worst:.1e}")
+    return 0 if worst < 5e-3 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
