@@ -131,6 +131,24 @@ class SavedUpcast:
         self.dtype = dtype
 
 
+class SavedUpcastOutput:
+    """The float32 result an op computed for a float16/bfloat16 output (upcast_half) and saved for backward.
+    Unpacked as that float32 array, except under create_graph, where it is the output itself (re-attached to
+    the node, its values rounded to the output's dtype, as the output holds them) cast to float32, so that
+    higher derivatives see its dependence on the inputs."""
+
+    __slots__ = ("data", "vc", "version", "output_nr", "dtype", "device", "up_dtype")
+
+    def __init__(self, data, vc, version, output_nr, dtype, device, up_dtype):
+        self.data = data
+        self.vc = vc
+        self.version = version
+        self.output_nr = output_nr
+        self.dtype = dtype
+        self.device = device
+        self.up_dtype = up_dtype
+
+
 class SavedOutput:
     """An output saved for backward. Holds the array, not the Tensor, to avoid a tensor<->node cycle."""
 
@@ -188,6 +206,20 @@ def _unpack(node, s):
         t._out_nr = s.output_nr
         t._vc = s.vc
         return t
+    if type(s) is SavedUpcastOutput:
+        now = s.vc[0] if s.vc is not None else 0
+        if now != s.version:
+            raise _version_error(node, s.data.shape, s.dtype, now, s.version, s.output_nr)
+        from .grad_mode import STATE
+
+        if not STATE.enabled:
+            return _wrap(s.data, s.up_dtype, s.device)
+        t = _wrap(s.data.astype(s.dtype.np), s.dtype, s.device)
+        t._requires_grad = True
+        t.grad_fn = node
+        t._out_nr = s.output_nr
+        t._vc = s.vc
+        return t.to(s.up_dtype)
     if s is None:
         return None
     return s  # a constant Tensor made at save time

@@ -15,7 +15,14 @@ from .. import _dtype as D
 from .._device import to_device
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import STATE
-from ..autograd.node import SavedInput, SavedOutput, SavedUpcast, accumulate_node, edge_of
+from ..autograd.node import (
+    SavedInput,
+    SavedOutput,
+    SavedUpcast,
+    SavedUpcastOutput,
+    accumulate_node,
+    edge_of,
+)
 from ..backend import _BACKENDS, get_backend
 from .op import BOOL, FLOAT
 
@@ -128,6 +135,7 @@ def _run(op, args, kwargs, inplace):
     # -- type promotion (torch's rules; casts of tensors are differentiable ops)
     promote = op.promote
     common = result_dt = upcast = None
+    half_up = False  # half-precision inputs went to forward as float32 (upcast_half)
     if promote:
         if mixed or first_dt is None or scalar_kind == 3:
             common = _promoted(args)
@@ -150,6 +158,7 @@ def _run(op, args, kwargs, inplace):
         if up and common in _HALF and promote != BOOL and (up is True or dev.type == "cpu"):
             f32 = D.float32.np
             fargs = [f.astype(f32) if isinstance(a, Tensor) else f for f, a in zip(fargs, args)]
+            half_up = True
             if op.saves_upcast_input:
                 upcast = fargs
     if inplace:
@@ -187,9 +196,12 @@ def _run(op, args, kwargs, inplace):
         if type(out) is not ndarray:
             out = be.asarray(out)
         odt = out.dtype
+        pre = None  # the float32 result before its rounding to a half-precision output
         if result_dt is None:
             result_dt = _FROM_NP.get(odt) or D.from_numpy_dtype(odt)
         elif odt is not result_dt.np and odt != result_dt.np:
+            if half_up:
+                pre = out
             out = out.astype(result_dt.np)
         if inplace:
             return _finish_inplace(op, ctx, args, target, out, rg, done_in_place)
@@ -200,7 +212,7 @@ def _run(op, args, kwargs, inplace):
             res._base = base._base if base._base is not None else base
             res._vc = base._shared_vc()
         if rg and (result_dt.is_floating_point or result_dt.is_complex):
-            _record(ctx, args, (out,), (res,), upcast)
+            _record(ctx, args, (out,), (res,), upcast, pre)
         return res
 
     outs = tuple(o if type(o) is ndarray else be.asarray(o) for o in out)
@@ -222,9 +234,10 @@ def _run(op, args, kwargs, inplace):
     return res
 
 
-def _record(ctx, args, outs, res, upcast=None) -> None:
+def _record(ctx, args, outs, res, upcast=None, pre=None) -> None:
     """Attach ctx as the grad_fn of the outputs in `res` (None entries carry no gradient). `upcast`: the
-    float32 arrays forward saw in place of half-precision inputs (ops with upcast_half), if any."""
+    float32 arrays forward saw in place of half-precision inputs (ops with upcast_half), if any; `pre`: the
+    float32 result of a single-output op before its rounding to the half-precision output."""
     edges = []
     meta = []
     for a in args:
@@ -243,7 +256,7 @@ def _record(ctx, args, outs, res, upcast=None) -> None:
     ctx.next_functions = tuple(edges)
     ctx._meta = meta
     if ctx._saved:
-        ctx._saved = _resolve_saved(ctx, args, outs, res, upcast)
+        ctx._saved = _resolve_saved(ctx, args, outs, res, upcast, pre)
     for i, r in enumerate(res):
         if r is not None:
             r._requires_grad = True
@@ -251,7 +264,7 @@ def _record(ctx, args, outs, res, upcast=None) -> None:
             r._out_nr = i
 
 
-def _resolve_saved(ctx, args, outs, res, upcast=None) -> tuple:
+def _resolve_saved(ctx, args, outs, res, upcast=None, pre=None) -> tuple:
     """Turn the arrays forward saved into SavedInput / SavedUpcast / SavedOutput / constant entries."""
     entries = []
     for x in ctx._saved:
@@ -276,6 +289,9 @@ def _resolve_saved(ctx, args, outs, res, upcast=None) -> tuple:
                     r = res[k]
                     entry = SavedOutput(x, r._shared_vc(), r._version, k, r._dtype, r._device)
                     break
+        if entry is None and pre is not None and x is pre and res[0] is not None:
+            r = res[0]  # the float32 result an upcast op saved: the output, before rounding
+            entry = SavedUpcastOutput(x, r._shared_vc(), r._version, 0, r._dtype, r._device, D.float32)
         if entry is None:
             dt = _FROM_NP.get(x.dtype) or D.from_numpy_dtype(x.dtype)
             dev = next(a._device for a in args if isinstance(a, Tensor))
