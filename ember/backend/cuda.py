@@ -233,7 +233,7 @@ class CUDABackend:
 
     # -- matmul
     def matmul(self, a, b):
-        if a.dtype.itemsize == 2 and a.dtype == b.dtype and a.dtype.kind != "i":
+        if a.dtype == b.dtype and a.dtype.name in ("float16", "bfloat16"):  # not uint16/int16
             from .cuda_blas import half_matmul
 
             return half_matmul(a, b)

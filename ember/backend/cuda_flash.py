@@ -32,8 +32,7 @@ def supports(q, k, v) -> bool:
     D = q.shape[-1]
     return (
         q.dtype == k.dtype == v.dtype
-        and q.dtype.itemsize == 2
-        and q.dtype.kind != "i"
+        and q.dtype.name in ("float16", "bfloat16")
         and 0 < D <= MAX_HEAD_DIM
         and k.shape[-1] == D
         and v.shape[-1] == D
