@@ -20,7 +20,9 @@ def _dtype_code(dt) -> int:
         return _CUDA_R_16F
     if dt == np.float32:
         return _CUDA_R_32F
-    return _CUDA_R_16BF  # ml_dtypes.bfloat16
+    if np.dtype(dt).name == "bfloat16":  # ml_dtypes.bfloat16
+        return _CUDA_R_16BF
+    raise TypeError(f"cuBLAS GEMM: unsupported dtype {np.dtype(dt).name} (float16, bfloat16 or float32)")
 
 
 def gemm_args(a_shape, b_shape, trans_a: bool, trans_b: bool):
