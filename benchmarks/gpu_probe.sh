@@ -77,4 +77,8 @@ if [ "${FULL_SUITE:-0}" = 1 ] && [ "$(left)" -gt 60 ]; then
         --ignore=tests/serve >"$OUT/full_suite.log" 2>&1
     echo "exit $?"; grep -E "^(FAILED|ERROR)|passed|failed" "$OUT/full_suite.log" | cut -c1-200 | tail -30
 fi
+# the device tool returns at most 8 files: bundle the logs when there are more
+if [ "$(ls "$OUT" | wc -l)" -gt 8 ]; then
+    (cd "$OUT" && tar czf logs.tgz ./*.log ./*.txt && rm -f ./*.log ./*.txt)
+fi
 echo "done ($(left) s left)"
