@@ -39,7 +39,7 @@ class CUDABackend:
         cuda_memory.install()
         from .cuda_elementwise import cast
 
-        self.cast = cast
+        self.cast = cast  # a.astype(dtype); float32 <-> float16/bfloat16 by ember's vectorised kernel
 
     @property
     def special(self):
@@ -52,13 +52,6 @@ class CUDABackend:
     # -- conversions
     def asarray(self, x, dtype=None):
         return self.xp.asarray(x, dtype=dtype)
-
-    def cast(self, a, dtype):
-        """a.astype(dtype); float32 <-> float16/bfloat16 through ember's vectorised kernel (the instance
-        attribute set in __init__ skips this method's import on the hot path)."""
-        from .cuda_elementwise import cast
-
-        return cast(a, dtype)
 
     def to_numpy(self, a) -> np.ndarray:
         return a.get() if isinstance(a, self.ndarray) else np.asarray(a)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cuda_common import storage as _storage
+
 _SRC = r"""
 struct ember_bf16 { unsigned short u; };
 struct ember_f16 { unsigned short u; };
@@ -151,29 +153,11 @@ _THREADS = 256
 _MAX_BLOCKS = 65536
 _CTYPE = {"float32": "float", "bfloat16": "ember_bf16", "float16": "ember_f16"}
 _FUNCS: dict = {}
-_STORAGE: dict = {}  # array dtype -> (dtype name, storage dtype the kernel sees: float32/float16/uint16)
 
 
 def source(dtype_name: str) -> str:
     """The CUDA source of the kernels for one dtype ('float32', 'bfloat16', 'float16')."""
     return f"#define EMBER_T {_CTYPE[dtype_name]}\n" + _SRC
-
-
-def _storage(dt):
-    """(dtype name, storage dtype) for a supported array dtype, None otherwise."""
-    s = _STORAGE.get(dt)
-    if s is None and not _STORAGE:
-        import ml_dtypes
-
-        _STORAGE.update(
-            {
-                np.dtype(np.float32): ("float32", np.dtype(np.float32)),
-                np.dtype(np.float16): ("float16", np.dtype(np.float16)),
-                np.dtype(ml_dtypes.bfloat16): ("bfloat16", np.dtype(np.uint16)),
-            }
-        )
-        s = _STORAGE.get(dt)
-    return s
 
 
 def supports(dtype) -> bool:

@@ -15,48 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 
-_KERNELS: dict = {}
+from .cuda_common import HALF_SRC, REDUCE_SRC, Kernels
 
-_SRC = r"""
-// NVRTC sees no headers: infinity from its bit pattern
-#define EMBER_NEG_INF __int_as_float(0xff800000)
-
-__device__ __forceinline__ float ember_block_reduce(float v, float* red, bool is_max) {
-    for (int o = 16; o > 0; o >>= 1) {
-        float w = __shfl_xor_sync(0xffffffffu, v, o);
-        v = is_max ? fmaxf(v, w) : v + w;
-    }
-    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = (blockDim.x + 31) >> 5;
-    if (lane == 0) red[wid] = v;
-    __syncthreads();
-    if (wid == 0) {
-        v = lane < nw ? red[lane] : (is_max ? EMBER_NEG_INF : 0.0f);
-        for (int o = 16; o > 0; o >>= 1) {
-            float w = __shfl_xor_sync(0xffffffffu, v, o);
-            v = is_max ? fmaxf(v, w) : v + w;
-        }
-        if (lane == 0) red[0] = v;
-    }
-    __syncthreads();
-    v = red[0];
-    __syncthreads();
-    return v;
-}
-
-__device__ __forceinline__ float ember_h2f(unsigned short h, int bf16) {
-    if (bf16) return __uint_as_float(((unsigned int)h) << 16);
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-
-__device__ __forceinline__ unsigned short ember_f2h(float f, int bf16) {
-    unsigned short h;
-    if (bf16) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
-}
-
+# the shared helpers: ember_h2f / ember_f2h take 1 for bfloat16 and 0 (any other value) for float16
+_SRC = (
+    HALF_SRC
+    + REDUCE_SRC
+    + r"""
 // Row r of the (rows, S) scores; causal rows (i = r % L) keep columns j <= i (top-left aligned, as torch).
 __device__ __forceinline__ long long ember_row_limit(long long r, long long L, long long S, int causal) {
     if (!causal) return S;
@@ -110,18 +75,10 @@ extern "C" __global__ void ember_softmax_grad_to_half(const float* dp, const uns
         dsrow[j] = ember_f2h(ember_h2f(prow[j], bf16) * (dprow[j] - d) * scale, bf16);
 }
 """
+)
 
 
-def _kernel(name: str):
-    k = _KERNELS.get(name)
-    if k is None:
-        import cupy
-
-        mod = _KERNELS.get("module")
-        if mod is None:
-            mod = _KERNELS["module"] = cupy.RawModule(code=_SRC)
-        k = _KERNELS[name] = mod.get_function(name)
-    return k
+_KERNELS = Kernels(_SRC)
 
 
 def _threads(n: int) -> int:
@@ -136,7 +93,7 @@ def scaled_softmax_(s, scale: float, causal: bool) -> None:
     if rows == 0:  # nothing to normalise (L == 0 or an empty batch): a zero-block launch is an error
         return
     args = (s, s, np.int64(L), np.int64(S), np.float32(scale), np.int32(bool(causal)), np.int32(0))
-    _kernel("ember_softmax_rows")((rows,), (_threads(S),), args)
+    _KERNELS("ember_softmax_rows")((rows,), (_threads(S),), args)
 
 
 def _as3(a, rows: int, cols: int):
@@ -167,7 +124,7 @@ def attention_half(q, k, v, scale: float, causal: bool):
             np.int32(bool(causal)),
             np.int32(out_kind),
         )
-        _kernel("ember_softmax_rows")((s.size // S,), (_threads(S),), args)
+        _KERNELS("ember_softmax_rows")((s.size // S,), (_threads(S),), args)
     del s
     out = gemm_batched(p, v3)
     return out.reshape(batch + (L, Ev)), p.reshape(batch + (L, S))
@@ -195,7 +152,7 @@ def attention_half_backward(g, gw, q, k, v, p, scale: float, need):
         ds = cupy.empty(dp.shape, dtype=dt)
         if ds.size:
             bf16 = int(dt != np.float16)
-            _kernel("ember_softmax_grad_to_half")(
+            _KERNELS("ember_softmax_grad_to_half")(
                 (ds.size // S,),
                 (_threads(S),),
                 (

@@ -14,28 +14,13 @@ import os
 
 import numpy as np
 
+from .cuda_common import DTYPE_CODE, HALF_SRC, Kernels, pointer
+
 ENABLED = os.environ.get("EMBER_CUDA_FUSED_DROPOUT", "0") == "1"
 
-_MOD: dict = {}
-
-_SRC = r"""
-__device__ __forceinline__ float ember_ld(const void* p, long long i, int t) {
-    if (t == 0) return ((const float*)p)[i];
-    unsigned short h = ((const unsigned short*)p)[i];
-    if (t == 1) return __uint_as_float(((unsigned int)h) << 16);
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-
-__device__ __forceinline__ void ember_st(void* p, long long i, int t, float f) {
-    if (t == 0) { ((float*)p)[i] = f; return; }
-    unsigned short h;
-    if (t == 1) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    ((unsigned short*)p)[i] = h;
-}
-
+_SRC = (
+    HALF_SRC
+    + r"""
 // Philox4x32-10 block b of the stream with key (k0, k1): the same rounds as backend/philox.py.
 __device__ __forceinline__ void ember_philox(unsigned long long b, unsigned int k0, unsigned int k1,
                                              unsigned int* x) {
@@ -72,20 +57,14 @@ extern "C" __global__ void ember_dropout(const void* x, void* y, long long n, un
     }
 }
 """
+)
 
-_BY_DTYPE = {np.dtype(np.float32): 0, np.dtype(np.float16): 2}
-try:
-    import ml_dtypes
-
-    _BY_DTYPE[np.dtype(ml_dtypes.bfloat16)] = 1
-except ImportError:  # pragma: no cover - ml_dtypes is a dependency
-    pass
-
+_KERNELS = Kernels(_SRC)
 _MASK64 = (1 << 64) - 1
 
 
 def supports(x) -> bool:
-    return ENABLED and x.dtype in _BY_DTYPE and x.flags.c_contiguous and x.size > 0
+    return ENABLED and x.dtype in DTYPE_CODE and x.flags.c_contiguous and x.size > 0
 
 
 def blocks(n: int) -> int:
@@ -103,21 +82,18 @@ def apply(x, p: float, seed: int, offset: int):
     """A new array: x with the Philox mask of (seed, offset) applied (forward, or backward on a gradient)."""
     import cupy
 
-    fn = _MOD.get("fn")
-    if fn is None:
-        fn = _MOD["fn"] = cupy.RawModule(code=_SRC).get_function("ember_dropout")
     y = cupy.empty(x.shape, dtype=x.dtype)
     n = x.size
     grid = max(1, min((blocks(n) + 255) // 256, 132 * 16))
     args = (
-        np.uint64(x.data.ptr),
-        np.uint64(y.data.ptr),
+        pointer(x),
+        pointer(y),
         np.int64(n),
         np.uint64(seed & _MASK64),
         np.uint64(offset & _MASK64),
         np.float64(1.0 - p),
         np.float32(scale_of(p, x.dtype)),
-        np.int32(_BY_DTYPE[x.dtype]),
+        np.int32(DTYPE_CODE[x.dtype]),
     )
-    fn((grid,), (256,), args)
+    _KERNELS("ember_dropout")((grid,), (256,), args)
     return y

@@ -9,43 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-_MOD: dict = {}
+from .cuda_common import DTYPE_CODE, HALF_SRC, Kernels, pointer
 
-# type codes: 0 float32, 1 bfloat16, 2 float16
-_SRC = r"""
+# type codes (cuda_common): 0 float32, 1 bfloat16, 2 float16
+_SRC = (
+    HALF_SRC
+    + r"""
 struct alignas(16) ember_f4 { float x, y, z, w; };  // NVRTC sees no headers: our own 16-byte vectors
 struct alignas(16) ember_u4 { unsigned int x, y, z, w; };
-
-__device__ __forceinline__ float ember_h2f(unsigned short h, int t) {
-    if (t == 1) return __uint_as_float(((unsigned int)h) << 16);
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-
-__device__ __forceinline__ unsigned short ember_f2h(float f, int t) {
-    unsigned short h;
-    if (t == 1) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
-}
-
-__device__ __forceinline__ float ember_ld(const void* p, long long i, int t) {
-    if (t == 0) return ((const float*)p)[i];
-    unsigned short h = ((const unsigned short*)p)[i];
-    if (t == 1) return __uint_as_float(((unsigned int)h) << 16);
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
-}
-
-__device__ __forceinline__ void ember_st(void* p, long long i, int t, float f) {
-    if (t == 0) { ((float*)p)[i] = f; return; }
-    unsigned short h;
-    if (t == 1) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    ((unsigned short*)p)[i] = h;
-}
 
 // out[i] = (dst type) in[i], 8 elements per thread per step (the caller checks 16-byte alignment of both).
 extern "C" __global__ void ember_cast8(const void* in, void* out, long long n, int ti, int to) {
@@ -61,14 +32,8 @@ extern "C" __global__ void ember_cast8(const void* in, void* out, long long n, i
             unsigned int w[4] = {u.x, u.y, u.z, u.w};
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
-                unsigned short lo = (unsigned short)(w[k] & 0xffffu), hi = (unsigned short)(w[k] >> 16);
-                if (ti == 1) {
-                    f[2 * k] = __uint_as_float(((unsigned int)lo) << 16);
-                    f[2 * k + 1] = __uint_as_float(((unsigned int)hi) << 16);
-                } else {
-                    asm("cvt.f32.f16 %0, %1;" : "=f"(f[2 * k]) : "h"(lo));
-                    asm("cvt.f32.f16 %0, %1;" : "=f"(f[2 * k + 1]) : "h"(hi));
-                }
+                f[2 * k] = ember_h2f((unsigned short)(w[k] & 0xffffu), ti);
+                f[2 * k + 1] = ember_h2f((unsigned short)(w[k] >> 16), ti);
             }
         }
         if (to == 0) {
@@ -77,17 +42,8 @@ extern "C" __global__ void ember_cast8(const void* in, void* out, long long n, i
         } else {
             unsigned int w[4];
 #pragma unroll
-            for (int k = 0; k < 4; ++k) {
-                unsigned short lo, hi;
-                if (to == 1) {
-                    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(lo) : "f"(f[2 * k]));
-                    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(hi) : "f"(f[2 * k + 1]));
-                } else {
-                    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(lo) : "f"(f[2 * k]));
-                    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(hi) : "f"(f[2 * k + 1]));
-                }
-                w[k] = (unsigned int)lo | ((unsigned int)hi << 16);
-            }
+            for (int k = 0; k < 4; ++k)
+                w[k] = (unsigned int)ember_f2h(f[2 * k], to) | ((unsigned int)ember_f2h(f[2 * k + 1], to) << 16);
             ((ember_u4*)out)[v] = ember_u4{w[0], w[1], w[2], w[3]};
         }
     }
@@ -137,6 +93,7 @@ extern "C" __global__ void ember_bias_add(void* x, const void* b, long long rows
         ember_st(x, i, t, ember_ld(x, i, t) + ember_ld(b, i % n, t));
 }
 """
+)
 
 
 def _empty(shape, dtype):
@@ -145,31 +102,7 @@ def _empty(shape, dtype):
     return cupy.empty(shape, dtype=dtype)
 
 
-def _fn(name: str):
-    f = _MOD.get(name)
-    if f is None:
-        import cupy
-
-        mod = _MOD.get("module")
-        if mod is None:
-            mod = _MOD["module"] = cupy.RawModule(code=_SRC)
-        f = _MOD[name] = mod.get_function(name)
-    return f
-
-
-# keyed by the dtype objects themselves: dtype.name is a Python-level property in NumPy (~1 us a read)
-_BY_DTYPE = {np.dtype(np.float32): 0, np.dtype(np.float16): 2}
-try:
-    import ml_dtypes
-
-    _BY_DTYPE[np.dtype(ml_dtypes.bfloat16)] = 1
-except ImportError:  # pragma: no cover - ml_dtypes is a dependency
-    pass
-
-
-def _ptr(a):
-    """A device pointer as a kernel argument (CuPy knows no bfloat16 C type; a view per call would cost ~2 us)."""
-    return np.uint64(a.data.ptr)
+_KERNELS = Kernels(_SRC)
 
 
 def _grid(work: int) -> int:
@@ -179,20 +112,20 @@ def _grid(work: int) -> int:
 def cast(a, dtype):
     """a.astype(dtype) for float32/float16/bfloat16 C-contiguous arrays (else CuPy's astype). Also cheaper to
     launch than CuPy's astype (~5 vs ~15 us of host time), so small arrays take it too."""
-    ti, to = _BY_DTYPE.get(a.dtype), _BY_DTYPE.get(dtype)
+    ti, to = DTYPE_CODE.get(a.dtype), DTYPE_CODE.get(dtype)
     if ti is None or to is None or ti == to or a.size == 0 or not a.flags.c_contiguous or a.data.ptr % 16:
         return a.astype(dtype)
     out = _empty(a.shape, dtype)
     n = a.size
-    args = (_ptr(a), _ptr(out), np.int64(n), np.int32(ti), np.int32(to))
-    _fn("ember_cast8")((_grid(max(n >> 3, 1)),), (256,), args)
+    args = (pointer(a), pointer(out), np.int64(n), np.int32(ti), np.int32(to))
+    _KERNELS("ember_cast8")((_grid(max(n >> 3, 1)),), (256,), args)
     return out
 
 
 def bias_add_(x, b) -> bool:
     """x += b over the last axis in place for C-contiguous x (..., n) and b (n,) of x's dtype (float32,
     float16 or bfloat16); returns False (doing nothing) for anything else."""
-    t = _BY_DTYPE.get(x.dtype)
+    t = DTYPE_CODE.get(x.dtype)
     if t is None or b.dtype != x.dtype or b.ndim != 1 or x.ndim < 1 or x.shape[-1] != b.shape[0]:
         return False
     if not (x.flags.c_contiguous and b.flags.c_contiguous) or x.size == 0:
@@ -201,6 +134,6 @@ def bias_add_(x, b) -> bool:
     rows = x.size // n
     vec = int(n % 8 == 0 and x.data.ptr % 16 == 0 and b.data.ptr % 16 == 0)
     work = (rows * n) >> 3 if vec else rows * n
-    args = (_ptr(x), _ptr(b), np.int64(rows), np.int64(n), np.int32(t), np.int32(vec))
-    _fn("ember_bias_add")((_grid(work),), (256,), args)
+    args = (pointer(x), pointer(b), np.int64(rows), np.int64(n), np.int32(t), np.int32(vec))
+    _KERNELS("ember_bias_add")((_grid(work),), (256,), args)
     return True

@@ -19,12 +19,13 @@ import os
 
 import numpy as np
 
+from .cuda_common import Kernels
+
 ENABLED = os.environ.get("EMBER_CUDA_FUSED_CE", "1") == "1"
 
 _KINDS = {"float32": 0, "bfloat16": 1, "float16": 2}
 _NAMES = ("f32", "bf16", "f16")
 _REDUCTIONS = {"none": 0, "sum": 1, "mean": 2}
-_KERNELS: dict = {}
 _COUNTERS: dict = {}  # device id -> uint32 ticket counter of the last-block reduction (reset by that block)
 _NULL = np.uint64(0)
 
@@ -288,16 +289,7 @@ EMBER_CE_KERNELS(f16, EmberHalf<0>)
 """
 
 
-def _kernel(name: str):
-    k = _KERNELS.get(name)
-    if k is None:
-        import cupy
-
-        mod = _KERNELS.get("module")
-        if mod is None:
-            mod = _KERNELS["module"] = cupy.RawModule(code=SOURCE)
-        k = _KERNELS[name] = mod.get_function(name)
-    return k
+_kernel = Kernels(SOURCE)  # _kernel(name): the compiled function
 
 
 def _counter(dev_id: int):

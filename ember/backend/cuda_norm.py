@@ -20,6 +20,8 @@ import functools
 
 import numpy as np
 
+from .cuda_common import storage as _storage
+
 _SRC = r"""
 struct ember_bf16 { unsigned short u; };
 struct ember_f16 { unsigned short u; };
@@ -288,7 +290,6 @@ extern "C" __global__ void __launch_bounds__(256)
 
 _CTYPE = {"float32": "float", "bfloat16": "ember_bf16", "float16": "ember_f16"}
 _FUNCS: dict = {}
-_STORAGE: dict = {}  # array dtype -> (dtype name, storage dtype the kernels see: float32/float16/uint16)
 _MAX_VPT = 8  # values per thread held in registers; longer rows take the re-reading kernels (VPT 0)
 _TARGET_BLOCKS = 528  # grad_weight partials: about 4 blocks per SM of an H100 (132 SMs)
 
@@ -296,22 +297,6 @@ _TARGET_BLOCKS = 528  # grad_weight partials: about 4 blocks per SM of an H100 (
 def source(x_dtype: str, w_dtype: str) -> str:
     """The CUDA source for x of `x_dtype` and weight/bias of `w_dtype` ('float32', 'bfloat16', 'float16')."""
     return f"#define EMBER_T {_CTYPE[x_dtype]}\n#define EMBER_W {_CTYPE[w_dtype]}\n" + _SRC
-
-
-def _storage(dt):
-    s = _STORAGE.get(dt)
-    if s is None and not _STORAGE:
-        import ml_dtypes
-
-        _STORAGE.update(
-            {
-                np.dtype(np.float32): ("float32", np.dtype(np.float32)),
-                np.dtype(np.float16): ("float16", np.dtype(np.float16)),
-                np.dtype(ml_dtypes.bfloat16): ("bfloat16", np.dtype(np.uint16)),
-            }
-        )
-        s = _STORAGE.get(dt)
-    return s
 
 
 def supports(x_dtype, w_dtype=None, b_dtype=None) -> bool:

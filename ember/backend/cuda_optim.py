@@ -22,13 +22,14 @@ import os
 
 import numpy as np
 
+from .cuda_common import Kernels
+
 ENABLED = os.environ.get("EMBER_CUDA_FUSED_OPTIM", "1") == "1"
 
 CHUNK = 4096  # elements per block
 THREADS = 256
 ADAMW, AMSGRAD, MAXIMIZE, WEIGHT_DECAY, NESTEROV = 1, 2, 4, 8, 16
 
-_KERNELS: dict = {}
 
 SOURCE = r"""
 #define EMBER_CHUNK 4096LL
@@ -152,16 +153,7 @@ extern "C" __global__ void ember_sgd_multi(const long long* tab, const long long
 """
 
 
-def _kernel(name: str):
-    k = _KERNELS.get(name)
-    if k is None:
-        import cupy
-
-        mod = _KERNELS.get("module")
-        if mod is None:
-            mod = _KERNELS["module"] = cupy.RawModule(code=SOURCE)
-        k = _KERNELS[name] = mod.get_function(name)
-    return k
+_kernel = Kernels(SOURCE)  # _kernel(name): the compiled function
 
 
 def _ptrs(arrays) -> np.ndarray:

@@ -178,10 +178,8 @@ class _Norm(Op):
         nd = len(view)
         k = len(axes)
         rows = (
-            _trailing(axes, nd)
+            _rows_layout(view, axes, pshape)
             and k < nd
-            and pshape[: nd - k] == (1,) * (nd - k)
-            and tuple(pshape[nd - k :]) == tuple(view[nd - k :])
             and g.flags.c_contiguous
             and d.flags.c_contiguous
             and g.size > 0
