@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import weakref
 
+from .grad_mode import STATE
+
 _SEQ = itertools.count()
 
 _FREED_MSG = (
@@ -172,54 +174,52 @@ def _version_error(node, shape, dtype, now, then, output_nr=0):
     )
 
 
+def _check_input(node, s):
+    """The saved input tensor of a SavedInput / SavedUpcast, unless it was modified in place since."""
+    t = s.tensor
+    vc = t._vc
+    now = vc[0] if vc is not None else 0
+    if now != s.version:
+        gf = t.grad_fn
+        raise _version_error(gf if gf is not None else node, t.shape, t.dtype, now, s.version, t._out_nr)
+    return t
+
+
+def _check_output(node, s) -> None:
+    """Raise if the output a SavedOutput / SavedUpcastOutput stands for was modified in place since."""
+    now = s.vc[0] if s.vc is not None else 0
+    if now != s.version:
+        raise _version_error(node, s.data.shape, s.dtype, now, s.version, s.output_nr)
+
+
+def _reattached(node, s, data):
+    """The output as a Tensor whose grad_fn is this node again, so create_graph=True differentiates through it."""
+    from .._tensor import _wrap
+
+    t = _wrap(data, s.dtype, s.device)
+    t._requires_grad = True
+    t.grad_fn = node
+    t._out_nr = s.output_nr
+    t._vc = s.vc
+    return t
+
+
 def _unpack(node, s):
     from .._tensor import _wrap
 
     if type(s) is SavedInput:
-        t = s.tensor
-        vc = t._vc
-        now = vc[0] if vc is not None else 0
-        if now != s.version:
-            gf = t.grad_fn
-            raise _version_error(gf if gf is not None else node, t.shape, t.dtype, now, s.version, t._out_nr)
-        return t
+        return _check_input(node, s)
     if type(s) is SavedUpcast:
-        t = s.tensor
-        vc = t._vc
-        now = vc[0] if vc is not None else 0
-        if now != s.version:
-            gf = t.grad_fn
-            raise _version_error(gf if gf is not None else node, t.shape, t.dtype, now, s.version, t._out_nr)
-        from .grad_mode import STATE
-
-        if STATE.enabled:
-            return t.to(s.dtype)
-        return _wrap(s.data, s.dtype, t._device)
+        t = _check_input(node, s)
+        return t.to(s.dtype) if STATE.enabled else _wrap(s.data, s.dtype, t._device)
     if type(s) is SavedOutput:
-        now = s.vc[0] if s.vc is not None else 0
-        if now != s.version:
-            raise _version_error(node, s.data.shape, s.dtype, now, s.version, s.output_nr)
-        t = _wrap(s.data, s.dtype, s.device)
-        # Re-attach the output to this node so create_graph=True can differentiate through it.
-        t._requires_grad = True
-        t.grad_fn = node
-        t._out_nr = s.output_nr
-        t._vc = s.vc
-        return t
+        _check_output(node, s)
+        return _reattached(node, s, s.data)
     if type(s) is SavedUpcastOutput:
-        now = s.vc[0] if s.vc is not None else 0
-        if now != s.version:
-            raise _version_error(node, s.data.shape, s.dtype, now, s.version, s.output_nr)
-        from .grad_mode import STATE
-
+        _check_output(node, s)
         if not STATE.enabled:
             return _wrap(s.data, s.up_dtype, s.device)
-        t = _wrap(s.data.astype(s.dtype.np), s.dtype, s.device)
-        t._requires_grad = True
-        t.grad_fn = node
-        t._out_nr = s.output_nr
-        t._vc = s.vc
-        return t.to(s.up_dtype)
+        return _reattached(node, s, s.data.astype(s.dtype.np)).to(s.up_dtype)
     if s is None:
         return None
     return s  # a constant Tensor made at save time

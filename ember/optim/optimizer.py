@@ -532,10 +532,11 @@ def _dense32(t: Tensor | None, device) -> bool:
     return t is None or (t._dtype is float32 and t._device == device and t._data.flags.c_contiguous)
 
 
-def _split_by_device(opt, group: dict, state_keys: tuple, state_ok=None) -> tuple[dict, list]:
-    """Params of `group` with a gradient: {cuda device: [(p, state)]} for those the kernel can take (p,
-    grad and the state tensors named by state_keys dense float32 on one device, state_ok(state, device)
-    true), and the rest."""
+def _split_by_device(opt, group: dict, state_keys: tuple = (), state_ok=None, stateful: bool = True):
+    """Params of `group` with a gradient: ({cuda device: [(p, state)]} for those the kernel can take, [the
+    rest]). Taken: p and its grad dense float32 on one CUDA device and, when `stateful`, the state tensors
+    named by state_keys too and state_ok(state, device) true; stateful=False (an optimizer that keeps no
+    state, SGD without momentum) gives (p, None) pairs and leaves the state alone."""
     by_dev: dict = {}
     rest = []
     for p in group["params"]:
@@ -549,6 +550,9 @@ def _split_by_device(opt, group: dict, state_keys: tuple, state_ok=None) -> tupl
             or not (_dense32(p, dev) and _dense32(g, dev))
         ):
             rest.append(p)
+            continue
+        if not stateful:
+            by_dev.setdefault(dev, []).append((p, None))
             continue
         state = opt._state_of(p, group)
         if all(_dense32(state.get(k), dev) for k in state_keys) and (

@@ -9,7 +9,6 @@ from .._tensor import Tensor
 from ..backend import cuda_optim
 from .optimizer import (
     Optimizer,
-    _dense32,
     _hp,
     _l2,
     _maybe_neg,
@@ -81,7 +80,7 @@ class SGD(Optimizer):
             return super()._step_group(group)
         momentum = group["momentum"]
         keys = ("momentum_buffer",) if momentum != 0 else ()
-        by_dev, rest = _split_by_device(self, group, keys) if momentum != 0 else _split_stateless(self, group)
+        by_dev, rest = _split_by_device(self, group, keys, stateful=momentum != 0)
         for p in rest:
             self._step_param(p, group)
         for dev, items in by_dev.items():
@@ -138,23 +137,3 @@ class SGD(Optimizer):
                 buf.mul_(momentum).add_(grad, alpha=1 - group["dampening"])
             grad = grad.add(buf, alpha=momentum) if group["nesterov"] else buf
         p.add_(grad, alpha=-_hp(group["lr"]))
-
-
-def _split_stateless(opt, group: dict) -> tuple[dict, list]:
-    """_split_by_device for SGD without momentum, which keeps no state: (p, None) pairs."""
-    by_dev, rest = {}, []
-    for p in group["params"]:
-        g = p.grad
-        if g is None:
-            continue
-        dev = p._device
-        if (
-            dev.type == "cuda"
-            and _dense32(p, dev)
-            and _dense32(g, dev)
-            and not getattr(g, "is_sparse", False)
-        ):
-            by_dev.setdefault(dev, []).append((p, None))
-        else:
-            rest.append(p)
-    return by_dev, rest
