@@ -10,6 +10,7 @@ import torch
 
 import ember
 from ember.backend import get_backend
+from tests.gpu.counting import count_calls
 
 pytestmark = pytest.mark.cuda
 
@@ -32,20 +33,7 @@ def _rel(a, b) -> float:
 def half_calls(monkeypatch):
     """Counts calls of the backend's half-precision attention (so the tests know the path was taken)."""
     be = get_backend(ember.device("cuda"))
-    calls = {"fwd": 0, "bwd": 0}
-    fwd, bwd = type(be).attention_half, type(be).attention_half_backward
-
-    def count_fwd(*a):
-        calls["fwd"] += 1
-        return fwd(*a)
-
-    def count_bwd(*a):
-        calls["bwd"] += 1
-        return bwd(*a)
-
-    monkeypatch.setattr(type(be), "attention_half", staticmethod(count_fwd))
-    monkeypatch.setattr(type(be), "attention_half_backward", staticmethod(count_bwd))
-    return calls
+    return count_calls(monkeypatch, type(be), fwd="attention_half", bwd="attention_half_backward")
 
 
 SHAPES = [  # batch, L, S, E, Ev

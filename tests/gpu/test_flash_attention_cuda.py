@@ -11,6 +11,7 @@ import torch
 
 import ember
 from ember.backend import get_backend
+from tests.gpu.counting import count_calls
 
 pytestmark = pytest.mark.cuda
 
@@ -31,20 +32,7 @@ def flash_calls(monkeypatch):
     be = get_backend(ember.device("cuda"))
     monkeypatch.setattr(type(be), "flash_attention", True)
     monkeypatch.setattr(type(be), "fused_attention", True)
-    calls = {"fwd": 0, "bwd": 0}
-    fwd, bwd = type(be).flash_forward, type(be).flash_backward
-
-    def count_fwd(*a):
-        calls["fwd"] += 1
-        return fwd(*a)
-
-    def count_bwd(*a):
-        calls["bwd"] += 1
-        return bwd(*a)
-
-    monkeypatch.setattr(type(be), "flash_forward", staticmethod(count_fwd))
-    monkeypatch.setattr(type(be), "flash_backward", staticmethod(count_bwd))
-    return calls
+    return count_calls(monkeypatch, type(be), fwd="flash_forward", bwd="flash_backward")
 
 
 SHAPES = [  # batch, L, S, D

@@ -14,6 +14,7 @@ import torch
 
 import ember
 from ember.backend import cuda_loss, cuda_optim
+from tests.gpu.counting import count_calls
 
 pytestmark = pytest.mark.cuda
 
@@ -33,38 +34,12 @@ def _np(t) -> np.ndarray:
 @pytest.fixture
 def ce_calls(monkeypatch):
     """Counts the fused cross-entropy kernels' calls (so the tests know the path was taken)."""
-    calls = {"fwd": 0, "bwd": 0}
-    fwd, bwd = cuda_loss.cross_entropy_forward, cuda_loss.cross_entropy_backward
-
-    def count_fwd(*a):
-        calls["fwd"] += 1
-        return fwd(*a)
-
-    def count_bwd(*a):
-        calls["bwd"] += 1
-        return bwd(*a)
-
-    monkeypatch.setattr(cuda_loss, "cross_entropy_forward", count_fwd)
-    monkeypatch.setattr(cuda_loss, "cross_entropy_backward", count_bwd)
-    return calls
+    return count_calls(monkeypatch, cuda_loss, fwd="cross_entropy_forward", bwd="cross_entropy_backward")
 
 
 @pytest.fixture
 def optim_calls(monkeypatch):
-    calls = {"adam": 0, "sgd": 0}
-    adam, sgd = cuda_optim.adam_step, cuda_optim.sgd_step
-
-    def count_adam(*a, **k):
-        calls["adam"] += 1
-        return adam(*a, **k)
-
-    def count_sgd(*a, **k):
-        calls["sgd"] += 1
-        return sgd(*a, **k)
-
-    monkeypatch.setattr(cuda_optim, "adam_step", count_adam)
-    monkeypatch.setattr(cuda_optim, "sgd_step", count_sgd)
-    return calls
+    return count_calls(monkeypatch, cuda_optim, adam="adam_step", sgd="sgd_step")
 
 
 # ------------------------------------------------------------------------------------------ cross entropy

@@ -16,6 +16,7 @@ import ember.nn.functional as F
 from ember.backend import cuda_activation, cuda_norm
 from ember.nn.functional import normalization as N
 from ember.ops import activation as A
+from tests.gpu.counting import count_calls
 
 pytestmark = pytest.mark.cuda
 
@@ -31,28 +32,16 @@ def _fused_on(monkeypatch):
     monkeypatch.setattr(A.Silu, "fused_cuda", True)
 
 
-def _counting(monkeypatch, module, names):
-    calls = dict.fromkeys(names, 0)
-    for name in names:
-        orig = getattr(module, name)
-
-        def counted(*a, _orig=orig, _name=name, **k):
-            calls[_name] += 1
-            return _orig(*a, **k)
-
-        monkeypatch.setattr(module, name, counted)
-    return calls
-
-
 @pytest.fixture
 def norm_calls(monkeypatch):
-    return _counting(monkeypatch, cuda_norm, ["norm_rows_forward", "norm_rows_backward"])
+    names = ["norm_rows_forward", "norm_rows_backward"]
+    return count_calls(monkeypatch, cuda_norm, **{n: n for n in names})
 
 
 @pytest.fixture
 def act_calls(monkeypatch):
     names = ["gelu_forward", "gelu_backward", "silu_forward", "silu_backward"]
-    return _counting(monkeypatch, cuda_activation, names)
+    return count_calls(monkeypatch, cuda_activation, **{n: n for n in names})
 
 
 def _rel(a, b, floor: float = 0.0) -> float:

@@ -11,6 +11,7 @@ import torch
 
 import ember
 from ember.backend import cuda_softmax
+from tests.gpu.counting import count_calls
 
 pytestmark = pytest.mark.cuda
 
@@ -18,20 +19,7 @@ pytestmark = pytest.mark.cuda
 @pytest.fixture
 def fused(monkeypatch):
     monkeypatch.setattr(cuda_softmax, "ENABLED", True)
-    calls = {"fwd": 0, "bwd": 0}
-    fwd, bwd = cuda_softmax.forward, cuda_softmax.backward
-
-    def count_fwd(*a):
-        calls["fwd"] += 1
-        return fwd(*a)
-
-    def count_bwd(*a):
-        calls["bwd"] += 1
-        return bwd(*a)
-
-    monkeypatch.setattr(cuda_softmax, "forward", count_fwd)
-    monkeypatch.setattr(cuda_softmax, "backward", count_bwd)
-    return calls
+    return count_calls(monkeypatch, cuda_softmax, fwd="forward", bwd="backward")
 
 
 def _rel(a, b) -> float:
