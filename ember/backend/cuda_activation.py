@@ -12,31 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .cuda_common import TYPED_SRC
 from .cuda_common import storage as _storage
 
-_SRC = r"""
-struct ember_bf16 { unsigned short u; };
-struct ember_f16 { unsigned short u; };
+_SRC = (
+    TYPED_SRC
+    + r"""
 struct alignas(16) ember_v16 { unsigned int w[4]; };
 
-__device__ __forceinline__ float ember_f(float v) { return v; }
-__device__ __forceinline__ float ember_f(ember_bf16 v) { return __uint_as_float(((unsigned int)v.u) << 16); }
-__device__ __forceinline__ float ember_f(ember_f16 v) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.u));
-    return f;
-}
-__device__ __forceinline__ void ember_set(float& d, float v) { d = v; }
-__device__ __forceinline__ void ember_set(ember_bf16& d, float v) {
-    unsigned short h;
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    d.u = h;
-}
-__device__ __forceinline__ void ember_set(ember_f16& d, float v) {
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    d.u = h;
-}
 
 #define EMBER_K0 0.7978845608028654f   // sqrt(2 / pi)
 #define EMBER_K1 0.044715f
@@ -148,6 +131,7 @@ EMBER_ACT_KERNELS(gelu_tanh, 0)
 EMBER_ACT_KERNELS(gelu_erf, 1)
 EMBER_ACT_KERNELS(silu, 2)
 """
+)
 
 _THREADS = 256
 _MAX_BLOCKS = 65536

@@ -90,6 +90,33 @@ __device__ __forceinline__ float ember_block_reduce(float v, float* red, bool is
 """
 
 
+# For kernels compiled per element type (EMBER_T a C type): ember_bf16 / ember_f16 hold the 16 bits;
+# ember_f(v) reads any of them as float, ember_set(d, v) stores a float into one.
+TYPED_SRC = r"""
+struct ember_bf16 { unsigned short u; };
+struct ember_f16 { unsigned short u; };
+
+__device__ __forceinline__ float ember_f(float v) { return v; }
+__device__ __forceinline__ float ember_f(ember_bf16 v) { return __uint_as_float(((unsigned int)v.u) << 16); }
+__device__ __forceinline__ float ember_f(ember_f16 v) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.u));
+    return f;
+}
+__device__ __forceinline__ void ember_set(float& d, float v) { d = v; }
+__device__ __forceinline__ void ember_set(ember_bf16& d, float v) {
+    unsigned short h;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    d.u = h;
+}
+__device__ __forceinline__ void ember_set(ember_f16& d, float v) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
+    d.u = h;
+}
+"""
+
+
 class Kernels:
     """The kernels of one CUDA source: `kernels("name")` is the CuPy function, compiled by NVRTC on the first
     call and cached (CuPy also caches the binary on disk)."""

@@ -20,30 +20,13 @@ import functools
 
 import numpy as np
 
+from .cuda_common import TYPED_SRC
 from .cuda_common import storage as _storage
 
-_SRC = r"""
-struct ember_bf16 { unsigned short u; };
-struct ember_f16 { unsigned short u; };
+_SRC = (
+    TYPED_SRC
+    + r"""
 
-__device__ __forceinline__ float ember_f(float v) { return v; }
-__device__ __forceinline__ float ember_f(ember_bf16 v) { return __uint_as_float(((unsigned int)v.u) << 16); }
-__device__ __forceinline__ float ember_f(ember_f16 v) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.u));
-    return f;
-}
-__device__ __forceinline__ void ember_set(float& d, float v) { d = v; }
-__device__ __forceinline__ void ember_set(ember_bf16& d, float v) {
-    unsigned short h;
-    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    d.u = h;
-}
-__device__ __forceinline__ void ember_set(ember_f16& d, float v) {
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(v));
-    d.u = h;
-}
 
 // Sum of (a, b) over the threads of a row: one warp (blockDim.x == 32, blockDim.y rows per block) or the
 // whole block (blockDim.x a multiple of 32, blockDim.y == 1). The xor butterfly leaves the same bits in
@@ -287,6 +270,7 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 """
+)
 
 _CTYPE = {"float32": "float", "bfloat16": "ember_bf16", "float16": "ember_f16"}
 _FUNCS: dict = {}
