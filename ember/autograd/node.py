@@ -133,24 +133,6 @@ class SavedUpcast:
         self.dtype = dtype
 
 
-class SavedUpcastOutput:
-    """The float32 result an op computed for a float16/bfloat16 output (upcast_half) and saved for backward.
-    Unpacked as that float32 array, except under create_graph, where it is the output itself (re-attached to
-    the node, its values rounded to the output's dtype, as the output holds them) cast to float32, so that
-    higher derivatives see its dependence on the inputs."""
-
-    __slots__ = ("data", "vc", "version", "output_nr", "dtype", "device", "up_dtype")
-
-    def __init__(self, data, vc, version, output_nr, dtype, device, up_dtype):
-        self.data = data
-        self.vc = vc
-        self.version = version
-        self.output_nr = output_nr
-        self.dtype = dtype
-        self.device = device
-        self.up_dtype = up_dtype
-
-
 class SavedOutput:
     """An output saved for backward. Holds the array, not the Tensor, to avoid a tensor<->node cycle."""
 
@@ -163,6 +145,19 @@ class SavedOutput:
         self.output_nr = output_nr
         self.dtype = dtype
         self.device = device
+
+
+class SavedUpcastOutput(SavedOutput):
+    """The float32 result an op computed for a float16/bfloat16 output (upcast_half) and saved for backward.
+    Unpacked as that float32 array, except under create_graph, where it is the output itself (re-attached to
+    the node, its values rounded to the output's dtype, as the output holds them) cast to float32, so that
+    higher derivatives see its dependence on the inputs."""
+
+    __slots__ = ("up_dtype",)
+
+    def __init__(self, data, vc, version, output_nr, dtype, device, up_dtype):
+        super().__init__(data, vc, version, output_nr, dtype, device)
+        self.up_dtype = up_dtype
 
 
 def _version_error(node, shape, dtype, now, then, output_nr=0):
