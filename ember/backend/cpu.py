@@ -93,6 +93,11 @@ class CPUBackend:
     def asarray(self, x, dtype=None):
         return np.asarray(x, dtype=dtype)
 
+    @staticmethod
+    def cast(a, dtype):
+        """a.astype(dtype) (the CUDA backend has its own kernels for float32 <-> half)."""
+        return a.astype(dtype)
+
     def to_numpy(self, a) -> np.ndarray:
         return a
 

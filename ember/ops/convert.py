@@ -22,8 +22,7 @@ class ToCopy(Op):
         if device is not None:
             a = be.from_other(a)
         if dtype is not None and a.dtype != dtype.np:
-            cast = getattr(be, "cast", None)  # CUDA: 16-byte-per-thread kernels for float32 <-> half
-            return cast(a, dtype.np) if cast is not None else a.astype(dtype.np)
+            return be.cast(a, dtype.np)  # CUDA: 16-byte-per-thread kernels for float32 <-> half
         return a.copy() if copy else a
 
     @staticmethod
