@@ -1,14 +1,45 @@
-"""Which step of a CUDA training step waits for the GPU? Queues a 1-second spin kernel before each piece and
-reports the pieces that return only after it finished (a host synchronisation). Not a test.
+"""Which call of a CUDA training step waits for the GPU? Queues a 1-second spin kernel before each piece of a
+step; a piece that returns only after the spin finished synchronised with the host. For such a piece, the
+innermost Python frames and C calls that lasted about as long as the spin are printed: the waiting call and
+its callers. Not a test.
 
     python benchmarks/find_sync.py
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
+
+
+def _slow_frames(fn, threshold: float):
+    """Run fn under a profiler; return (result, [(depth, where, seconds)]) for every Python frame or C call
+    that took longer than threshold seconds, innermost first."""
+    stack: list = []
+    slow: list = []
+
+    def prof(frame, event, arg):
+        now = time.perf_counter()
+        if event in ("call", "c_call"):
+            stack.append((now, frame, arg if event == "c_call" else None))
+        elif stack:  # return, c_return, c_exception
+            t0, fr, cfn = stack.pop()
+            if now - t0 > threshold:
+                code = fr.f_code
+                where = f"{code.co_filename.split('/ember/')[-1]}:{fr.f_lineno} {code.co_name}"
+                if cfn is not None:
+                    where = f"C {getattr(cfn, '__qualname__', repr(cfn))}  (called at {where})"
+                slow.append((len(stack), where, now - t0))
+
+    sys.setprofile(prof)
+    try:
+        out = fn()
+    finally:
+        sys.setprofile(None)
+    slow.sort(key=lambda s: -s[0])
+    return out, slow
 
 
 def main() -> int:
@@ -22,17 +53,22 @@ def main() -> int:
         "spin",
     )
     khz = cupy.cuda.runtime.deviceGetAttribute(cupy.cuda.runtime.cudaDevAttrClockRate, 0)
+    found = []
 
     def check(name, fn):
         spin((1,), (1,), (np.int64(1.0 * khz * 1000),))
         ev = cupy.cuda.Event()
         ev.record()
         t0 = time.perf_counter()
-        out = fn()
+        out, slow = _slow_frames(fn, 0.5)
         dt = time.perf_counter() - t0
         waited = ev.done
         cupy.cuda.Device().synchronize()
         print(f"{'SYNC ' if waited else 'ok   '} {dt * 1e3:8.1f} ms  {name}")
+        if waited:
+            found.append(name)
+            for depth, where, sec in slow[:8]:
+                print(f"        depth {depth:3d} {sec * 1e3:7.1f} ms  {where}")
         return out
 
     model = ember.nn.Linear(16, 16).to("cuda")
@@ -61,8 +97,10 @@ def main() -> int:
         with ember.autocast("cuda", dtype=ember.bfloat16):
             _, loss = check("gpt forward + loss", lambda: m(idx, idx))
         check("gpt backward", lambda loss=loss: loss.backward())
+        check("clip_grad_norm_", lambda: ember.nn.utils.clip_grad_norm_(m.parameters(), 1.0))
         check("adamw step", lambda: o.step())
         check("zero_grad", lambda: o.zero_grad(set_to_none=True))
+    print("pieces that waited:", found or "none (besides any expected)")
     return 0
 
 

@@ -3,7 +3,9 @@
 # host-bound small config with cProfile), the fused-kernel tests, CUDA per-op overhead, the CUDA-specific tests,
 # optionally the whole parity suite on the GPU. Stage switches (environment): KERNEL=0, SMALL=0, OVERHEAD=0,
 # CUDA_TESTS=0 skip a stage; FULL_CPROFILE=1 profiles the full-size step; FULL_SUITE=1 runs every test on the GPU;
-# BLOCKING_TESTS="paths" runs them with CUDA_LAUNCH_BLOCKING=1, SANITIZE_TESTS="paths" under compute-sanitizer.
+# BLOCKING_TESTS="paths" runs them with CUDA_LAUNCH_BLOCKING=1 (BLOCKING_ENV="VAR=value ..." set for them),
+# SANITIZE_TESTS="paths" under compute-sanitizer; PYSPY=1 samples ember's host-bound step with py-spy (from a wheel
+# carried in .whl/) next to torch's time for the same loop.
 #   bash benchmarks/gpu_probe.sh [budget_seconds]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +47,18 @@ PY
 head -32 "$OUT/cprofile.txt" 2>/dev/null | tail -24 | cut -c1-140
 head -32 "$OUT/cprofile_full.txt" 2>/dev/null | tail -24 | cut -c1-140
 
+if [ "${PYSPY:-0}" = 1 ]; then
+    echo "== host profile of the host-bound step: py-spy, and torch's time for the same loop ($(left) s left)"
+    ls .whl/py_spy*.whl >/dev/null 2>&1 && python3 -m pip install -q --no-index --no-deps --target /tmp/pyspy .whl/py_spy*.whl
+    timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --lib torch --steps 100 2>&1 | tail -2
+    timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --steps 100 2>&1 | tail -2
+    timeout $(cap 90) /tmp/pyspy/bin/py-spy record -r 1000 -f raw -o "$OUT/pyspy_raw.txt" -- \
+        python3 benchmarks/host_profile.py --device cuda --steps 200 2>&1 | tail -3
+    python3 benchmarks/pyspy_summary.py "$OUT/pyspy_raw.txt" --self 45 --inclusive 70 >"$OUT/pyspy.txt" 2>&1
+    rm -f "$OUT/pyspy_raw.txt"
+    head -48 "$OUT/pyspy.txt" | cut -c1-150
+fi
+
 echo "== kernel tests ($(left) s left)"
 XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
 [ "${KERNEL:-1}" = 1 ] && timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
@@ -54,7 +68,7 @@ XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
 
 if [ -n "${BLOCKING_TESTS:-}" ]; then
     echo "== $BLOCKING_TESTS on the GPU, CUDA_LAUNCH_BLOCKING=1, stop at the first failure ($(left) s left)"
-    EMBER_TEST_DEVICE=cuda CUDA_LAUNCH_BLOCKING=1 timeout $(cap 90) python3 -m pytest -x -q -p no:cacheprovider \
+    env ${BLOCKING_ENV:-} EMBER_TEST_DEVICE=cuda CUDA_LAUNCH_BLOCKING=1 timeout $(cap 90) python3 -m pytest -x -q -p no:cacheprovider \
         $BLOCKING_TESTS 2>&1 | grep -E "^(E |FAILED|ERROR)|passed|failed|\.py:[0-9]+: " | head -30
 fi
 

@@ -95,10 +95,9 @@ def numel(input):
 
 
 def set_default_device(dev) -> None:
-    from ._device import to_device
-    from .ops._dispatch import _DEFAULT_DEVICE
+    from ._device import DEFAULT, to_device
 
-    _DEFAULT_DEVICE[0] = None if dev is None else to_device(dev)
+    DEFAULT[0] = None if dev is None else to_device(dev)
 
 
 def get_default_device():

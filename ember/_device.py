@@ -73,9 +73,21 @@ class device:
     def __reduce__(self):
         return (device, (self.type, self.index))
 
+    def __enter__(self):
+        """``with ember.device("cuda"):`` makes this the default device of factory functions (as
+        set_default_device does) until the block ends, as torch's device context manager does."""
+        _ENTERED.append(DEFAULT[0])
+        DEFAULT[0] = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        DEFAULT[0] = _ENTERED.pop()
+
 
 _CACHE: dict = {}
 CPU = device("cpu")
+DEFAULT: list = [None]  # the default device of factory functions (None: the CPU)
+_ENTERED: list = []  # the defaults that `with device(...)` blocks replaced, innermost last
 
 
 def to_device(d) -> device:

@@ -923,3 +923,30 @@ def test_device_string_equality():
     assert ember.device("cpu") == "cpu" and ember.ones(1).device == "cpu"
     assert ember.device("cuda:1") == "cuda:1" and ember.device("cuda:1") != "cuda:0"
     assert ember.device("cpu") != "not a device"
+
+
+def test_device_context_manager_sets_the_default_device_like_torch():
+    """`with device(...)` is the default device inside the block (factory functions use it), nested blocks
+    restore the outer one, and an exception restores it too (torch's device context manager). ember has no
+    meta tensors, so the factories are checked on the CPU; the CUDA case is in tests/gpu/test_cuda.py."""
+    seen = {}
+    for m in (torch, ember):
+        got = []
+        with m.device("meta") as d:
+            got.append(str(d))
+            got.append(str(m.get_default_device()))
+            with m.device("cpu"):
+                got.append(str(m.get_default_device()))
+                got += [str(m.ones(1).device), str(m.randn(3).device), str(m.arange(3).device)]
+            got.append(str(m.get_default_device()))
+        got.append(str(m.get_default_device()))
+        try:
+            with m.device("meta"):
+                raise KeyError("inside")
+        except KeyError:
+            pass
+        got.append(str(m.get_default_device()))
+        seen[m.__name__] = got
+    assert (
+        seen["ember"] == seen["torch"] == ["meta", "meta", "cpu", "cpu", "cpu", "cpu", "meta", "cpu", "cpu"]
+    )

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from .. import _dtype as D
+from .._device import DEFAULT as _DEFAULT_DEVICE
 from .._device import to_device
 from .._tensor import Tensor, _wrap
 from ..autograd.grad_mode import STATE
@@ -469,5 +470,3 @@ def _default_device():
 
     return _DEFAULT_DEVICE[0] or CPU
 
-
-_DEFAULT_DEVICE = [None]

@@ -184,9 +184,9 @@ def _seed_worker(base_seed: int, worker_id: int) -> int:
 
     seed = base_seed + worker_id
     # Workers produce CPU tensors, whatever the parent's default device: CUDA cannot be used after fork.
-    from ...ops import _dispatch
+    from ..._device import DEFAULT
 
-    _dispatch._DEFAULT_DEVICE[0] = None
+    DEFAULT[0] = None
     random.seed(seed)
     _generator.default_generator.manual_seed(seed)
     for g in list(_generator._DEFAULTS.values()):
