@@ -5,8 +5,9 @@
 
 Runs ember/backend/cuda_flash.py's forward and backward with NumPy standing in for CuPy and the interpreter
 standing in for the GPU, in float16, against torch's float64 SDPA on the same rounded inputs: causal and not,
-L != S, odd lengths, head dims 8-64, strided (transposed) q and k. Prints the relative errors; exits 1 if any
-is over 5e-3 (an exactly-zero reference, one key only, is compared absolutely).
+L != S, odd lengths, head dims 8-64, strided (transposed) q and k, boolean and additive masks broadcast over
+batch or heads (with fully masked rows), grouped-query attention. Prints the relative errors; exits 1 if any is
+over 5e-3 (an exactly-zero reference, one key only, is compared absolutely).
 """
 
 from __future__ import annotations
@@ -50,16 +51,21 @@ class _Interpreted:
         self.fn[grid](*(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args), **kw)
 
 
-def _reference(q, k, v, g, scale, causal):
+def _reference(q, k, v, g, scale, causal, mask=None, groups=1):
     tq, tk, tv = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (q, k, v))
-    o = torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, is_causal=causal, scale=scale)
+    tm = None
+    if mask is not None:
+        tm = torch.tensor(mask if mask.dtype == np.bool_ else mask.astype(np.float64))
+    o = torch.nn.functional.scaled_dot_product_attention(
+        tq, tk, tv, attn_mask=tm, is_causal=causal, scale=scale, enable_gqa=groups > 1
+    )
     o.backward(torch.tensor(g.astype(np.float64)))
     return o.detach().numpy(), tq.grad.numpy(), tk.grad.numpy(), tv.grad.numpy()
 
 
 def _err(a, b) -> float:
     a = a.astype(np.float64)
-    if not np.isfinite(a).all():
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
         return float("inf")
     nb = np.linalg.norm(b)
     return float(np.abs(a).max(initial=0.0)) if nb < 1e-6 else float(np.linalg.norm(a - b) / nb)
@@ -101,6 +107,38 @@ def main() -> int:
                 f"batch {batch} L {L} S {S} D {D} causal {causal} strided {strided}: "
                 + " ".join(f"{n} {e:.1e}" for n, e in zip(("out", "dq", "dk", "dv"), errs))
             )
+    # masks (boolean with fully masked rows, additive with -inf) broadcast over batch or heads; GQA
+    for batch, L, S, D, mkind, mshape, groups in [
+        ((2, 3), 9, 70, 16, "bool", (3, 9, 70), 1),
+        ((2, 2), 65, 33, 32, "float", (2, 1, 65, 33), 1),
+        ((1, 4), 20, 20, 16, "float", (20, 20), 1),
+        ((2, 4), 33, 70, 16, None, None, 2),
+        ((1, 6), 17, 17, 16, "bool", (1, 6, 17, 17), 3),
+        ((6,), 5, 9, 8, None, None, 6),
+    ]:
+        kv = batch[:-1] + (batch[-1] // groups,)
+        q = rng.standard_normal(batch + (L, D)).astype(np.float16)
+        k, v = (rng.standard_normal(kv + (S, D)).astype(np.float16) for _ in range(2))
+        g = rng.standard_normal(batch + (L, D)).astype(np.float16)
+        mask = None
+        if mkind == "bool":
+            mask = rng.random(mshape) < 0.7
+            mask[..., 1, :] = False  # a fully masked row: zeros out, no gradient
+        elif mkind == "float":
+            mask = rng.standard_normal(mshape).astype(np.float32)
+            mask[..., 0, 3] = -np.inf
+        scale = 1 / np.sqrt(D)
+        out, lse = cuda_flash.flash_forward(q, k, v, scale, False, mask, groups)
+        grads = cuda_flash.flash_backward(
+            g, q, k, v, out, lse, scale, False, (True, True, True), mask, groups
+        )
+        ref = _reference(q, k, v, g, scale, False, mask, groups)
+        errs = [_err(a, r) for a, r in zip((out,) + grads, ref)]
+        worst = max(worst, *errs)
+        print(
+            f"batch {batch} L {L} S {S} D {D} mask {mkind} {mshape} groups {groups}: "
+            + " ".join(f"{n} {e:.1e}" for n, e in zip(("out", "dq", "dk", "dv"), errs))
+        )
     print(f"worst relative error {worst:.1e}")
     return 0 if worst < 5e-3 else 1
 

@@ -177,22 +177,22 @@ class CUDABackend:
     flash_attention = os.environ.get("EMBER_CUDA_FLASH_ATTENTION", "1") == "1"
 
     @staticmethod
-    def flash_supports(q, k, v) -> bool:
+    def flash_supports(q, k, v, groups: int = 1) -> bool:
         from .cuda_flash import supports
 
-        return supports(q, k, v)
+        return supports(q, k, v, groups)
 
     @staticmethod
-    def flash_forward(q, k, v, scale: float, causal: bool):
+    def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 1):
         from .cuda_flash import flash_forward
 
-        return flash_forward(q, k, v, scale, causal)
+        return flash_forward(q, k, v, scale, causal, mask, groups)
 
     @staticmethod
-    def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
+    def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need, mask=None, groups: int = 1):
         from .cuda_flash import flash_backward
 
-        return flash_backward(g, q, k, v, out, lse, scale, causal, need)
+        return flash_backward(g, q, k, v, out, lse, scale, causal, need, mask, groups)
 
     @staticmethod
     def scaled_softmax_(s, scale: float, causal: bool) -> None:

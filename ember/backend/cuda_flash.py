@@ -1,11 +1,14 @@
 """Flash attention on CuPy arrays: the Triton kernels of cuda_flash_kernels.py, launched through cuda_triton.
 
-    out, lse = flash_forward(q, k, v, scale, causal)          # lse: (Z*H, L) float32, base-2 log-sum-exp
-    dq, dk, dv = flash_backward(g, q, k, v, out, lse, scale, causal, need)
+    out, lse = flash_forward(q, k, v, scale, causal, mask, groups)  # lse: (Z*H, L) float32, base-2 log-sum-exp
+    dq, dk, dv = flash_backward(g, q, k, v, out, lse, scale, causal, need, mask, groups)
 
-q (..., L, D), k and v (..., S, D) float16/bfloat16 with equal batch shapes and D <= 128; any strides with a
-unit stride along D (GPT-2's q/k/v are transposed views of the fused QKV projection: read in place). Saved for
-backward: the inputs, the output and lse (L floats per head), never the (L, S) probabilities.
+q (..., L, D), k and v (..., S, D) float16/bfloat16 with equal batch shapes and D <= 128 (with groups > 1,
+grouped-query attention: k and v have 1/groups of q's heads, query head h reads head h // groups); any strides
+with a unit stride along D (GPT-2's q/k/v are transposed views of the fused QKV projection: read in place).
+mask (optional): boolean (True takes part) or floating (added to the scaled scores), broadcastable to
+(..., L, S), read in place through broadcast strides. Saved for backward: the inputs, the output and lse (L
+floats per head), never the (L, S) probabilities.
 """
 
 from __future__ import annotations
@@ -28,15 +31,24 @@ def available() -> bool:
     return _K["ok"]
 
 
-def supports(q, k, v) -> bool:
+def supports(q, k, v, groups: int = 1) -> bool:
     D = q.shape[-1]
+    if groups == 1:
+        heads = q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+    else:
+        heads = (
+            q.ndim >= 3
+            and q.shape[:-3] == k.shape[:-3] == v.shape[:-3]
+            and q.shape[-3] == groups * k.shape[-3] == groups * v.shape[-3]
+        )
     return (
         q.dtype == k.dtype == v.dtype
         and q.dtype.name in ("float16", "bfloat16")
         and 0 < D <= MAX_HEAD_DIM
         and k.shape[-1] == D
         and v.shape[-1] == D
-        and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
+        and heads
+        and k.shape[-2] == v.shape[-2]
         and q.size > 0
         and k.size > 0
         and int(np.prod(q.shape[:-2], dtype=np.int64)) < 65536
@@ -74,6 +86,26 @@ def _view4(a):
     return a, 1, 1, (0, 0, st[0])
 
 
+def _mask4(mask, q, S: int):
+    """(array, 4 strides in elements, kind) for the kernels: the mask broadcast to q's (..., L, S) and viewed
+    as (Z, H, L, S) (stride 0 along broadcast dimensions); booleans as uint8. kind: 0 none, 1 bool, 2 added."""
+    import cupy
+
+    if mask is None:
+        return q, (0, 0, 0, 0), 0
+    kind = 1 if mask.dtype == np.bool_ else 2
+    if kind == 1:
+        mask = mask.view(np.uint8)
+    full = q.shape[:-1] + (S,)
+    m = cupy.broadcast_to(mask, full)
+    if m.ndim > 4:
+        m = m.reshape((-1,) + full[-2:])  # a copy only where the broadcast strides can't be merged
+    isz = m.itemsize
+    st = [s // isz for s in m.strides]
+    st = [0] * (4 - m.ndim) + st
+    return m, tuple(st), kind
+
+
 def _empty_as(x, dtype):
     """An uninitialised array of x's shape whose memory order follows x's strides (GPT-2's q is a (B, H, T, D)
     view of (B, T, H, D) memory: so are the output and the gradients, and the transpose back to (B, T, C) that
@@ -96,7 +128,7 @@ def _blocks(D: int):
     return bd, warps
 
 
-def flash_forward(q, k, v, scale: float, causal: bool):
+def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 1):
     import cupy
 
     ks = _kernels()
@@ -105,6 +137,7 @@ def flash_forward(q, k, v, scale: float, causal: bool):
     q4, Z, H, sq = _view4(q)
     k4, _, _, sk = _view4(k)
     v4, _, _, sv = _view4(v)
+    m4, sm, kind = _mask4(mask, q, S)
     out = _empty_as(q, q.dtype)
     o4, _, _, so = _view4(out)
     lse = cupy.empty((Z * H, L), dtype=np.float32)
@@ -112,15 +145,15 @@ def flash_forward(q, k, v, scale: float, causal: bool):
     bm, bn = 128, 64
     ks["fwd"](
         ((L + bm - 1) // bm, Z * H, 1),
-        q4, k4, v4, o4, lse, float(scale) * ks["log2e"],
-        *sq, *sk, *sv, *so,
-        H, L, S, D,
-        CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=3,
+        q4, k4, v4, o4, lse, m4, float(scale) * ks["log2e"],
+        *sq, *sk, *sv, *so, *sm,
+        H, groups, L, S, D,
+        CAUSAL=bool(causal), MASK=kind, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=3,
     )  # fmt: skip
     return out, lse
 
 
-def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
+def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need, mask=None, groups: int = 1):
     """(dq, dk, dv) in q's dtype; entries not in `need` (three flags) are None."""
     import cupy
 
@@ -130,6 +163,7 @@ def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
     q4, Z, H, sq = _view4(q)
     k4, _, _, sk = _view4(k)
     v4, _, _, sv = _view4(v)
+    m4, sm, kind = _mask4(mask, q, S)
     o4, _, _, so = _view4(out)
     do4, _, _, sd = _view4(g.astype(q.dtype, copy=False))
     bd, warps = _blocks(D)
@@ -146,20 +180,20 @@ def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need):
         dk4, _, _, sdk = _view4(dk)
         dv4, _, _, sdv = _view4(dv)
         ks["dkdv"](
-            ((S + bn - 1) // bn, Z * H, 1),
-            q4, k4, v4, do4, lse, delta, dk4, dv4, qk_scale, float(scale),
-            *sq, *sk, *sv, *sd, *sdk, *sdv,
-            H, L, S, D,
-            CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
+            ((S + bn - 1) // bn, Z * (H // groups), 1),
+            q4, k4, v4, do4, lse, delta, dk4, dv4, m4, qk_scale, float(scale),
+            *sq, *sk, *sv, *sd, *sdk, *sdv, *sm,
+            H, groups, L, S, D,
+            CAUSAL=bool(causal), MASK=kind, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
         )  # fmt: skip
     if need[0]:
         dq = _empty_as(q, q.dtype)
         dq4, _, _, sdq = _view4(dq)
         ks["dq"](
             ((L + bm - 1) // bm, Z * H, 1),
-            q4, k4, v4, do4, lse, delta, dq4, qk_scale, float(scale),
-            *sq, *sk, *sv, *sd, *sdq,
-            H, L, S, D,
-            CAUSAL=bool(causal), BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
+            q4, k4, v4, do4, lse, delta, dq4, m4, qk_scale, float(scale),
+            *sq, *sk, *sv, *sd, *sdq, *sm,
+            H, groups, L, S, D,
+            CAUSAL=bool(causal), MASK=kind, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
         )  # fmt: skip
     return dq, (dk if need[1] else None), (dv if need[2] else None)

@@ -5,7 +5,10 @@ running sum l and the unnormalised output in float32; store O = acc / l and the 
 Backward: Delta = rowsum(dO * O); one kernel per key block accumulates dK, dV over the query blocks, one
 kernel per query block accumulates dQ over the key blocks (no atomics), both recomputing P from Q, K and the
 saved log-sum-exp. Scores use exp2 with the scale folded into log2(e). Causal is torch's top-left tril: query
-row i sees key columns j <= i.
+row i sees key columns j <= i. An optional mask (MASK=1: boolean, nonzero keeps; MASK=2: added to the scores)
+is read through its own strides, 0 along broadcast dimensions. Grouped-query attention: query head h reads
+key/value head h // G; the dK/dV kernel runs per key/value head and sums over its G query heads. A row that
+every position masks gives zeros (torch's SDPA does the same).
 
 Tensors are (Z, H, rows, D) with any strides except a unit stride along D (strides in elements).
 Imported only where Triton is installed (ember.backend.cuda_flash imports it on first use).
@@ -20,16 +23,35 @@ _LOG2E = 1.4426950408889634
 
 
 @triton.jit
+def _masked_scores(qk, rows, cols, L, S, M, smm, smn, CAUSAL: tl.constexpr, MASK: tl.constexpr):
+    """The (BLOCK_M, BLOCK_N) scores (base 2, scaled) with -inf where a position takes no part: outside
+    (L, S), above the causal diagonal, or where the mask says so."""
+    inside = (rows[:, None] < L) & (cols[None, :] < S)
+    valid = inside
+    if CAUSAL:
+        valid = valid & (cols[None, :] <= rows[:, None])
+    if MASK != 0:
+        mv = tl.load(M + rows[:, None] * smm + cols[None, :] * smn, mask=inside, other=0)
+        if MASK == 1:
+            valid = valid & (mv != 0)
+        else:
+            qk = qk + mv.to(tl.float32) * 1.4426950408889634
+    return tl.where(valid, qk, float("-inf"))
+
+
+@triton.jit
 def _flash_fwd(
-    Q, K, V, O, LSE, qk_scale,
-    sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, soz, soh, som,
-    H, L, S, D,
-    CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    Q, K, V, O, LSE, M, qk_scale,
+    sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, soz, soh, som, smz, smh, smm, smn,
+    H, G, L, S, D,
+    CAUSAL: tl.constexpr, MASK: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
     pid_m = tl.program_id(0)
     zh = tl.program_id(1)
     z = zh // H
     h = zh % H
+    hk = h // G
     rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
@@ -45,8 +67,9 @@ def _flash_fwd(
     end_n = S
     if CAUSAL:
         end_n = (pid_m + 1) * BLOCK_M  # key blocks past S are masked (only when L > S)
-    k_base = K + z * skz + h * skh
-    v_base = V + z * svz + h * svh
+    k_base = K + z * skz + hk * skh
+    v_base = V + z * svz + hk * svh
+    m_base = M + z * smz + h * smh
     for start_n in range(0, end_n, BLOCK_N):
         cols = start_n + offs_n
         kt = tl.load(
@@ -54,11 +77,7 @@ def _flash_fwd(
             mask=(cols[None, :] < S) & dmask[:, None],
             other=0.0,
         )
-        qk = tl.dot(q, kt) * qk_scale
-        valid = cols[None, :] < S
-        if CAUSAL:
-            valid = valid & (cols[None, :] <= rows[:, None])
-        qk = tl.where(valid, qk, float("-inf"))
+        qk = _masked_scores(tl.dot(q, kt) * qk_scale, rows, cols, L, S, m_base, smm, smn, CAUSAL, MASK)
         m_new = tl.maximum(m_i, tl.max(qk, 1))
         m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
         p = tl.exp2(qk - m_safe[:, None])
@@ -102,16 +121,18 @@ def _flash_bwd_delta(
 
 @triton.jit
 def _flash_bwd_dkdv(
-    Q, K, V, DO, LSE, DELTA, DK, DV, qk_scale, sm_scale,
+    Q, K, V, DO, LSE, DELTA, DK, DV, M, qk_scale, sm_scale,
     sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, sdz, sdh, sdm,
-    sdkz, sdkh, sdkn, sdvz, sdvh, sdvn,
-    H, L, S, D,
-    CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    sdkz, sdkh, sdkn, sdvz, sdvh, sdvn, smz, smh, smm, smn,
+    H, G, L, S, D,
+    CAUSAL: tl.constexpr, MASK: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
-    zh = tl.program_id(1)
-    z = zh // H
-    h = zh % H
+    zhk = tl.program_id(1)  # one program per key block and key/value head
+    HK = H // G
+    z = zhk // HK
+    h = zhk % HK
     cols = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_m = tl.arange(0, BLOCK_M)
     offs_d = tl.arange(0, BLOCK_D)
@@ -124,28 +145,34 @@ def _flash_bwd_dkdv(
     lo = 0
     if CAUSAL:
         lo = (pid_n * BLOCK_N // BLOCK_M) * BLOCK_M
-    q_base = Q + z * sqz + h * sqh
-    do_base = DO + z * sdz + h * sdh
-    for start_m in range(lo, L, BLOCK_M):
-        rows = start_m + offs_m
-        rmask = rows < L
-        q = tl.load(
-            q_base + rows[:, None] * sqm + offs_d[None, :], mask=rmask[:, None] & dmask[None, :], other=0.0
-        )
-        do = tl.load(
-            do_base + rows[:, None] * sdm + offs_d[None, :], mask=rmask[:, None] & dmask[None, :], other=0.0
-        )
-        lse = tl.load(LSE + zh * L + rows, mask=rmask, other=0.0)
-        delta = tl.load(DELTA + zh * L + rows, mask=rmask, other=0.0)
-        qk = tl.dot(q, tl.trans(k)) * qk_scale
-        valid = rmask[:, None] & (cols[None, :] < S)
-        if CAUSAL:
-            valid = valid & (cols[None, :] <= rows[:, None])
-        p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
-        dv = tl.dot(tl.trans(p.to(do.dtype)), do, dv)
-        dp = tl.dot(do, tl.trans(v))
-        ds = p * (dp - delta[:, None])
-        dk = tl.dot(tl.trans(ds.to(q.dtype)), q, dk)
+    for g in range(0, G):  # the query heads that share this key/value head
+        hq = h * G + g
+        q_base = Q + z * sqz + hq * sqh
+        do_base = DO + z * sdz + hq * sdh
+        m_base = M + z * smz + hq * smh
+        stat = (z * H + hq) * L
+        for start_m in range(lo, L, BLOCK_M):
+            rows = start_m + offs_m
+            rmask = rows < L
+            q = tl.load(
+                q_base + rows[:, None] * sqm + offs_d[None, :],
+                mask=rmask[:, None] & dmask[None, :],
+                other=0.0,
+            )
+            do = tl.load(
+                do_base + rows[:, None] * sdm + offs_d[None, :],
+                mask=rmask[:, None] & dmask[None, :],
+                other=0.0,
+            )
+            lse = tl.load(LSE + stat + rows, mask=rmask, other=0.0)
+            delta = tl.load(DELTA + stat + rows, mask=rmask, other=0.0)
+            qk = tl.dot(q, tl.trans(k)) * qk_scale
+            qk = _masked_scores(qk, rows, cols, L, S, m_base, smm, smn, CAUSAL, MASK)
+            p = tl.exp2(qk - lse[:, None])
+            dv = tl.dot(tl.trans(p.to(do.dtype)), do, dv)
+            dp = tl.dot(do, tl.trans(v))
+            ds = p * (dp - delta[:, None])
+            dk = tl.dot(tl.trans(ds.to(q.dtype)), q, dk)
     dk = dk * sm_scale
     tl.store(
         DK + z * sdkz + h * sdkh + cols[:, None] * sdkn + offs_d[None, :],
@@ -161,15 +188,17 @@ def _flash_bwd_dkdv(
 
 @triton.jit
 def _flash_bwd_dq(
-    Q, K, V, DO, LSE, DELTA, DQ, qk_scale, sm_scale,
-    sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, sdz, sdh, sdm, sdqz, sdqh, sdqm,
-    H, L, S, D,
-    CAUSAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    Q, K, V, DO, LSE, DELTA, DQ, M, qk_scale, sm_scale,
+    sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, sdz, sdh, sdm, sdqz, sdqh, sdqm, smz, smh, smm, smn,
+    H, G, L, S, D,
+    CAUSAL: tl.constexpr, MASK: tl.constexpr,
+    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
     pid_m = tl.program_id(0)
     zh = tl.program_id(1)
     z = zh // H
     h = zh % H
+    hk = h // G
     rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
@@ -184,18 +213,17 @@ def _flash_bwd_dq(
     end_n = S
     if CAUSAL:
         end_n = (pid_m + 1) * BLOCK_M  # key blocks past S are masked (only when L > S)
-    k_base = K + z * skz + h * skh
-    v_base = V + z * svz + h * svh
+    k_base = K + z * skz + hk * skh
+    v_base = V + z * svz + hk * svh
+    m_base = M + z * smz + h * smh
     for start_n in range(0, end_n, BLOCK_N):
         cols = start_n + offs_n
         kvmask = (cols[:, None] < S) & dmask[None, :]
         k = tl.load(k_base + cols[:, None] * skn + offs_d[None, :], mask=kvmask, other=0.0)
         v = tl.load(v_base + cols[:, None] * svn + offs_d[None, :], mask=kvmask, other=0.0)
         qk = tl.dot(q, tl.trans(k)) * qk_scale
-        valid = rmask[:, None] & (cols[None, :] < S)
-        if CAUSAL:
-            valid = valid & (cols[None, :] <= rows[:, None])
-        p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+        qk = _masked_scores(qk, rows, cols, L, S, m_base, smm, smn, CAUSAL, MASK)
+        p = tl.exp2(qk - lse[:, None])
         dp = tl.dot(do, tl.trans(v))
         ds = p * (dp - delta[:, None])
         dq = tl.dot(ds.to(k.dtype), k, dq)

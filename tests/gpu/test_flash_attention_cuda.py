@@ -1,6 +1,7 @@
 """Flash attention on CUDA (Triton kernels, ember/backend/cuda_flash.py) against torch's float64 math on the
 same rounded inputs: forward and backward, causal and not, lengths that are not multiples of the tiles, L != S,
-head dims 8..128, unbatched, strided q/k/v views (GPT-2's split of the fused projection), and a GPT training
+head dims 8..128, unbatched, strided q/k/v views (GPT-2's split of the fused projection), boolean and additive
+masks broadcast over batch or heads (fully masked rows included), grouped-query attention, and a GPT training
 run whose losses match the unfused (cuBLAS + row-softmax) path."""
 
 from __future__ import annotations
@@ -48,13 +49,19 @@ SHAPES = [  # batch, L, S, D
 ]
 
 
-def _run(dtype, causal, batch, L, S, D, seed, strided=False):
+def _run(dtype, causal, batch, L, S, D, seed, strided=False, mask=None, groups=1, mask_dtype=None):
     rng = np.random.default_rng(seed)
     tdt = getattr(torch, dtype)
-    arrs = [torch.tensor(rng.standard_normal(batch + (n, D))).to(tdt) for n in (L, S, S)]
+    kv = batch[:-1] + (batch[-1] // groups,) if groups > 1 else batch
+    arrs = [torch.tensor(rng.standard_normal(b + (n, D))).to(tdt) for b, n in ((batch, L), (kv, S), (kv, S))]
     g = torch.tensor(rng.standard_normal(batch + (L, D))).to(tdt)
     ref_in = [a.double().requires_grad_() for a in arrs]
-    ref = torch.nn.functional.scaled_dot_product_attention(*ref_in, is_causal=causal)
+    tmask = (
+        None if mask is None else torch.tensor(mask if mask.dtype == np.bool_ else mask.astype(np.float64))
+    )
+    ref = torch.nn.functional.scaled_dot_product_attention(
+        *ref_in, attn_mask=tmask, is_causal=causal, enable_gqa=groups > 1
+    )
     ref.backward(g.double())
     ein = []
     for a in arrs:
@@ -62,7 +69,12 @@ def _run(dtype, causal, batch, L, S, D, seed, strided=False):
         if strided and e.dim() == 4:  # stored (B, T, H, D), seen as (B, H, T, D): strided, as in GPT-2
             e = e.transpose(1, 2).contiguous().transpose(1, 2)
         ein.append(e.requires_grad_())
-    out = ember.nn.functional.scaled_dot_product_attention(*ein, is_causal=causal)
+    emask = None if mask is None else ember.tensor(mask, device="cuda")
+    if mask_dtype is not None:
+        emask = emask.to(getattr(ember, mask_dtype))
+    out = ember.nn.functional.scaled_dot_product_attention(
+        *ein, attn_mask=emask, is_causal=causal, enable_gqa=groups > 1
+    )
     assert out.dtype is getattr(ember, dtype) and tuple(out.shape) == tuple(ref.shape)
     out.backward(ember.tensor(g.float().numpy(), device="cuda").to(out.dtype))
     tol = 1e-2 if dtype == "bfloat16" else 2e-3
@@ -87,8 +99,67 @@ def test_flash_reads_strided_views(causal, flash_calls):
     assert flash_calls == {"fwd": 1, "bwd": 1}
 
 
+MASKS = [  # batch, L, S, D, kind, mask shape (broadcast to batch + (L, S))
+    ((2, 3), 9, 70, 16, "bool", (3, 9, 70)),
+    ((2, 2), 65, 33, 32, "float32", (2, 1, 65, 33)),
+    ((1, 4), 130, 130, 64, "float32", (130, 130)),
+    ((2, 2), 200, 77, 64, "bool", (2, 2, 200, 77)),
+    ((3,), 17, 9, 128, "same", (3, 17, 9)),
+    ((1, 2), 33, 300, 64, "bool", (300,)),
+]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("case", MASKS)
+def test_flash_with_masks(dtype, case, flash_calls):
+    """A boolean mask (True takes part; a fully masked row gives zeros, as torch's) or an additive one (with
+    -inf entries), broadcast through strides: flash runs it, forward and backward."""
+    batch, L, S, D, kind, mshape = case
+    rng = np.random.default_rng(L + S)
+    if kind == "bool":
+        mask = rng.random(mshape) < 0.7
+        if len(mshape) >= 2:
+            mask[..., min(1, L - 1), :] = False
+    else:
+        mask = rng.standard_normal(mshape).astype(np.float32)
+        mask[..., 0, min(3, S - 1)] = -np.inf
+        if kind == "same":  # a mask in the query's dtype (rounded the same on both sides)
+            mask = torch.tensor(mask).to(getattr(torch, dtype)).float().numpy()
+    _run(
+        dtype, False, batch, L, S, D, seed=L * 7 + S, mask=mask, mask_dtype=dtype if kind == "same" else None
+    )
+    assert flash_calls == {"fwd": 1, "bwd": 1}
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize(
+    "case", [((2, 8), 65, 65, 64, 4, True), ((1, 6), 33, 100, 32, 3, False), ((12,), 20, 20, 16, 12, True)]
+)
+def test_flash_grouped_query_attention(dtype, case, flash_calls):
+    """enable_gqa: query head h reads key/value head h // groups; dK/dV sum over the group, no repeat."""
+    batch, L, S, D, groups, causal = case
+    _run(dtype, causal, batch, L, S, D, seed=L + groups, groups=groups)
+    assert flash_calls == {"fwd": 1, "bwd": 1}
+
+
+def test_mask_that_needs_a_gradient_takes_the_composed_path(flash_calls):
+    """The flash kernels give no gradient for the mask: a float mask that requires grad is not sent there,
+    and its gradient matches torch's."""
+    rng = np.random.default_rng(5)
+    q = rng.standard_normal((1, 2, 9, 16)).astype(np.float32)
+    m = rng.standard_normal((9, 9)).astype(np.float32)
+    eq = ember.tensor(q, device="cuda").to(ember.bfloat16).requires_grad_()
+    em = ember.tensor(m, device="cuda").requires_grad_()
+    ember.nn.functional.scaled_dot_product_attention(eq, eq, eq, attn_mask=em).float().sum().backward()
+    tq = torch.tensor(eq.detach().float().cpu().numpy()).double().requires_grad_()
+    tm = torch.tensor(m).double().requires_grad_()
+    torch.nn.functional.scaled_dot_product_attention(tq, tq, tq, attn_mask=tm).sum().backward()
+    assert flash_calls["fwd"] == 0
+    assert _rel(em.grad.cpu().numpy(), tm.grad.numpy()) < 3e-2
+
+
 def test_flash_not_used_where_unsupported(flash_calls):
-    """Float32, masks, dropout and head dims over 128 take the other paths (and still agree with torch)."""
+    """Float32, dropout and head dims over 128 take the other paths (and still agree with torch)."""
     rng = np.random.default_rng(3)
     q = ember.tensor(rng.standard_normal((1, 2, 9, 160)).astype(np.float32), device="cuda").to(ember.bfloat16)
     out = ember.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)

@@ -36,23 +36,22 @@ def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe, a
     out_dt = q.dtype
     fused = getattr(be, "fused_attention", False)
     flash = allow_flash and getattr(be, "flash_attention", False)
+    half = q.dtype.itemsize == 2 and q.dtype == k.dtype == v.dtype and keep is None
+    if flash and half and q.shape[-2] > 0 and k.shape[-2] > 0 and be.flash_supports(q, k, v, groups):
+        # CUDA: no (L, S) matrix at all; masks are read in place, grouped heads shared
+        out, lse = be.flash_forward(q, k, v, scale, causal, mask, groups)
+        return out, lse, None, True
     if (
-        (fused or flash)
-        and q.dtype.itemsize == 2
-        and q.dtype == k.dtype == v.dtype
+        fused
+        and half
         and mask is None
-        and keep is None
         and groups == 1
         and q.shape[-2] > 0
         and k.shape[-2] > 0
         and q.shape[:-2] == k.shape[:-2] == v.shape[:-2]
-    ):
-        if flash and be.flash_supports(q, k, v):
-            out, lse = be.flash_forward(q, k, v, scale, causal)  # CUDA: no (L, S) matrix at all
-            return out, lse, None, True
-        if fused:  # CUDA: half-precision products on tensor cores, float32 softmax statistics, P in half
-            out, probs = be.attention_half(q, k, v, scale, causal)
-            return out, probs, probs, False
+    ):  # CUDA: half-precision products on tensor cores, float32 softmax statistics, P in half
+        out, probs = be.attention_half(q, k, v, scale, causal)
+        return out, probs, probs, False
     if q.dtype.itemsize == 2:  # float16 / bfloat16: compute in float32
         f32 = xp.float32
         q, k, v = q.astype(f32), k.astype(f32), v.astype(f32)
@@ -109,8 +108,11 @@ class _Attention(Op):
 
     @staticmethod
     def forward(ctx, q, k, v, mask=None, keep=None, scale=1.0, causal=False, p=0.0, groups=1, safe=True):
+        # the flash kernels give no gradient for the mask: a mask that needs one takes the composed path
+        need = getattr(ctx, "needs_input_grad", None)
+        mask_grad = mask is not None and need is not None and need[3]
         out, probs, _, flash = _attention_arrays(
-            ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=True
+            ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=not mask_grad
         )
         ctx.flash = flash  # probs then holds the log-sum-exp per row
         _save(ctx, q, k, v, mask, keep, probs, out, scale, causal, p, groups, safe)
@@ -145,7 +147,8 @@ def _save(ctx, q, k, v, mask, keep, probs, out, scale, causal, p, groups, safe) 
 
 
 class _AttentionGrad(Op):
-    """Attention backward on arrays (first order): (g, gw, q, k, v, keep, P, out) -> dq, dk, dv, dS."""
+    """Attention backward on arrays (first order): (g, gw, q, k, v, keep, P, out, mask) -> dq, dk, dv, dS
+    (the mask is read only by the flash path, which recomputes P from it)."""
 
     differentiable = False
     num_outputs = 4
@@ -161,6 +164,7 @@ class _AttentionGrad(Op):
         keep,
         probs,
         out,
+        mask=None,
         scale=1.0,
         p=0.0,
         groups=1,
@@ -170,7 +174,7 @@ class _AttentionGrad(Op):
     ):
         xp = ctx.xp
         if flash:  # the forward ran the backend's flash kernel: probs is its log-sum-exp
-            grads = ctx.be.flash_backward(g, q, k, v, out, probs, scale, causal, need[:3])
+            grads = ctx.be.flash_backward(g, q, k, v, out, probs, scale, causal, need[:3], mask, groups)
             empty = xp.zeros((0,), dtype=q.dtype)
             return tuple(empty if a is None else a for a in grads) + (empty,)
         cdt = probs.dtype
@@ -233,7 +237,7 @@ def _attention_backward(ctx, g, gw):
             "causal": ctx.causal,
             "flash": getattr(ctx, "flash", False),
         }
-        grads = dispatch(_AttentionGrad, (g, gw, q, k, v, keep, probs, out), attrs)
+        grads = dispatch(_AttentionGrad, (g, gw, q, k, v, keep, probs, out, mask), attrs)
         return tuple(gr if n else None for gr, n in zip(grads, need)) + (None,)
     return _attention_backward_math(
         q, k, v, mask, keep, g, gw, need, ctx.scale, ctx.causal, ctx.p, ctx.groups, ctx.safe
