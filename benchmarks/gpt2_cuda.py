@@ -100,6 +100,14 @@ def _profile(step, torch) -> list:
 _GEMM_NAMES = ("nvjet", "gemm", "xmma", "cutlass")
 
 
+def _linear_flops(tokens: int) -> float:
+    """FLOPs of one training step's linear layers (the cuBLAS GEMMs: forward 2*m*n*k, backward twice that):
+    per layer the QKV, output and two MLP projections, plus the tied vocabulary head."""
+    c, v, n = CFG["n_embd"], CFG["vocab"], CFG["n_layer"]
+    per_token = n * (c * 3 * c + c * c + 2 * c * 4 * c) + c * v
+    return 6.0 * per_token * tokens
+
+
 def _cprofile(step, lib, path: str) -> None:
     """cProfile of three steps (host view: Python functions and the launches they make), top 45 by tottime."""
     import cProfile
@@ -160,6 +168,8 @@ def main(argv=None) -> int:
         r["tokens_per_s"] = result["tokens_per_step"] / (r["step_ms"] / 1e3)
         if args.profile:
             r["top_kernels"] = _profile(step, torch)
+            gemm_ms = r["top_kernels"][-1][2]
+            r["gemm_tflops"] = round(_linear_flops(result["tokens_per_step"]) / (gemm_ms * 1e-3) / 1e12, 1)
         if args.cprofile and name == "ember":
             _cprofile(step, lib, args.cprofile)
         result[name] = r

@@ -39,7 +39,8 @@ for f in sys.argv[1:]:
     for lib in ("torch", "ember"):
         x = r[lib]
         print(f"{lib}: {x['step_ms']:.1f} ms/step {x['tokens_per_s']:.0f} tok/s host {x['host_ms']:.1f} ms "
-              f"alloc {x['max_allocated_gib']:.2f} GiB reserved {x['max_reserved_gib']:.2f} GiB losses {x['losses']}")
+              f"alloc {x['max_allocated_gib']:.2f} GiB reserved {x['max_reserved_gib']:.2f} GiB losses {x['losses']} "
+              f"GEMM TFLOP/s {x.get('gemm_tflops')}")
         for k in x.get("top_kernels", [])[:12]:
             print("   ", k)
     print("ratio", round(r["ratio_step_time"], 3))
