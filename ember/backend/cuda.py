@@ -99,10 +99,12 @@ class CUDABackend:
     @staticmethod
     def reshape_view(a, shape):
         """Reshape without copying; raises ValueError when the strides make a copy necessary."""
+        if a.flags.c_contiguous:  # CuPy's reshape never copies these (~1 us against ~8 us for the path below)
+            return a.reshape(shape)
         strides = _nocopy_strides(a.shape, a.strides, tuple(shape), a.itemsize)
         if strides is None:
             raise ValueError("Unable to avoid creating a copy while reshaping.")
-        return _restride(a.view(), shape, strides)
+        return _restride(a, shape, strides)
 
     def accumulate(self, ufunc, a, axis: int):
         """ufunc.accumulate along axis by log-step doubling (CuPy implements accumulate only for add and
@@ -280,11 +282,11 @@ def _extreme_kernel(dt):
     return _EXTREME[key]
 
 
-def _restride(v, shape, strides):
-    """Give view `v` (which owns no data) a new shape and strides over the same memory."""
+def _restride(a, shape, strides):
+    """A new array with this shape and these strides over `a`'s memory (from a's first element)."""
     import cupy
 
-    return cupy.lib.stride_tricks.as_strided(v, shape, strides)
+    return cupy.ndarray(shape, a.dtype, a.data, strides)
 
 
 def _nocopy_strides(old_shape, old_strides, new_shape, itemsize):

@@ -171,7 +171,7 @@ def _run(op, args, kwargs, inplace):
         ctx = _new(op.node_cls)
         ctx.be = be
         ctx.xp = be.xp
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+        ctx.needs_input_grad = tuple([isinstance(a, Tensor) and a._requires_grad for a in args])
     else:
         ctx = be.nograd_ctx
     if dev.type != "cpu":

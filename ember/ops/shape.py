@@ -18,11 +18,16 @@ from .op import Op
 def _shape_arg(shape) -> tuple:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
         shape = shape[0]
-    return tuple(int(s) for s in shape)
+    for s in shape:
+        if type(s) is not int:
+            return tuple([int(s) for s in shape])
+    return tuple(shape)
 
 
 def infer_shape(shape: tuple, numel: int, op: str = "view") -> tuple:
     """Resolve one -1 in `shape` for a tensor of `numel` elements, with torch's error messages."""
+    if -1 not in shape and math.prod(shape) == numel and min(shape, default=0) >= 0:
+        return shape  # the common case: every size given
     neg = [i for i, s in enumerate(shape) if s == -1]
     if len(neg) > 1:
         raise RuntimeError("only one dimension can be inferred")
