@@ -150,10 +150,9 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     batches = [rng.integers(0, 50257, (args.batch, CFG["block"] + 1)) for _ in range(4)]
     torch.manual_seed(0)
-    torch.set_default_device("cuda")  # the model code makes position indices with arange(T)
-    ember.set_default_device("cuda")
-    tm = gpt(torch, **CFG)
-    em = gpt(ember, **CFG)
+    # built on the CPU and moved: torch.set_default_device would put a function mode around every torch op
+    tm = gpt(torch, **CFG).to("cuda")
+    em = gpt(ember, **CFG).to("cuda")
     em.load_state_dict({k: ember.tensor(v.detach().cpu().numpy()) for k, v in tm.state_dict().items()})
     n_params = sum(p.numel() for p in tm.parameters())
     result = {

@@ -21,7 +21,8 @@ python3 -m pip install -q --no-deps --no-build-isolation -e . >/tmp/install.log 
 python3 -c "import cupy, torch, numpy, triton; print('cupy', cupy.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
 
 echo "== where a step waits for the GPU ($(left) s left)"
-timeout $(cap 60) python3 benchmarks/find_sync.py 2>&1 | tail -30
+timeout $(cap 60) python3 benchmarks/find_sync.py >"$OUT/find_sync.log" 2>&1
+grep -E "^(SYNC|ok|round|gpt|pieces)|depth +[0-9]+ " "$OUT/find_sync.log" | grep -v "^ok" | head -40
 
 echo "== GPT-2 124M benchmark ($(left) s left)"
 timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --warmup 2 --profile --json "$OUT/gpt2.json" \
@@ -51,13 +52,19 @@ head -32 "$OUT/cprofile_full.txt" 2>/dev/null | tail -24 | cut -c1-140
 if [ "${PYSPY:-0}" = 1 ]; then
     echo "== host profile of the host-bound step: py-spy, and torch's time for the same loop ($(left) s left)"
     ls .whl/py_spy*.whl >/dev/null 2>&1 && python3 -m pip install -q --no-index --no-deps --target /tmp/pyspy .whl/py_spy*.whl
-    timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --lib torch --steps 100 2>&1 | tail -2
-    timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --steps 100 2>&1 | tail -2
-    timeout $(cap 90) /tmp/pyspy/bin/py-spy record -r 1000 -f raw -o "$OUT/pyspy_raw.txt" -- \
-        python3 benchmarks/host_profile.py --device cuda --steps 200 2>&1 | tail -3
-    python3 benchmarks/pyspy_summary.py "$OUT/pyspy_raw.txt" --self 45 --inclusive 70 >"$OUT/pyspy.txt" 2>&1
-    rm -f "$OUT/pyspy_raw.txt"
-    head -48 "$OUT/pyspy.txt" | cut -c1-150
+    for lib in torch ember; do  # host-bound size, then GPT-2's full batch
+        timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --lib $lib --steps 100 2>&1 | tail -1
+        timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --lib $lib --batch 16 --block 1024 \
+            --steps 15 2>&1 | tail -1
+    done
+    for size in "--steps 200" "--batch 16 --block 1024 --steps 25"; do
+        timeout $(cap 90) /tmp/pyspy/bin/py-spy record -r 1000 -f raw -o "$OUT/pyspy_raw.txt" -- \
+            python3 benchmarks/host_profile.py --device cuda $size 2>&1 | tail -1
+        tag=$(echo "$size" | tr -cd 'a-z0-9')
+        python3 benchmarks/pyspy_summary.py "$OUT/pyspy_raw.txt" --self 50 --inclusive 80 >"$OUT/pyspy_$tag.txt" 2>&1
+        rm -f "$OUT/pyspy_raw.txt"
+        head -40 "$OUT/pyspy_$tag.txt" | cut -c1-150
+    done
 fi
 
 echo "== kernel tests ($(left) s left)"

@@ -6,7 +6,7 @@ profiler (py-spy) to watch without cProfile's per-call distortion. Not a test.
 
 The default size is host-bound on a GPU (GPT-2 small's layers, batch 1, context 64); --tiny shrinks the
 widths and vocabulary so that the CPU's arithmetic is negligible too. Prints the fastest and the median
-step time.
+step time, and the host time of forward, backward and optimizer step (before any wait for the GPU).
 """
 
 from __future__ import annotations
@@ -37,20 +37,27 @@ def main(argv=None) -> int:
     if args.tiny:
         cfg.update(vocab=64, n_embd=192)
     lib.manual_seed(0)
-    with lib.device(args.device):
-        model = gpt(lib, **cfg)
+    model = gpt(lib, **cfg).to(args.device)
     opt = lib.optim.AdamW(model.parameters(), lr=6e-4, betas=(0.9, 0.95), weight_decay=0.1)
     idx = np.random.default_rng(0).integers(0, cfg["vocab"], (args.batch, args.block + 1))
     x = lib.tensor(idx[:, :-1], device=args.device)
     y = lib.tensor(idx[:, 1:], device=args.device)
     half = args.device != "cpu"
 
+    phases = {"forward": [], "backward": [], "optimizer": []}
+
     def step():
+        t0 = time.perf_counter()
         with lib.autocast(args.device, dtype=lib.bfloat16, enabled=half):
             loss = model(x, y)
+        t1 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        t2 = time.perf_counter()
         opt.step()
+        t3 = time.perf_counter()
+        for k, a, b in (("forward", t0, t1), ("backward", t1, t2), ("optimizer", t2, t3)):
+            phases[k].append(b - a)
         return loss
 
     def sync():
@@ -60,6 +67,8 @@ def main(argv=None) -> int:
     for _ in range(5):
         step()
     sync()
+    for v in phases.values():
+        v.clear()
     times = []
     for _ in range(args.steps):
         t0 = time.perf_counter()
@@ -68,7 +77,8 @@ def main(argv=None) -> int:
         times.append(time.perf_counter() - t0)
     print(
         f"{args.lib} {args.device} {cfg}: step min {min(times) * 1e3:.2f} ms, "
-        f"median {statistics.median(times) * 1e3:.2f} ms over {args.steps} steps"
+        f"median {statistics.median(times) * 1e3:.2f} ms over {args.steps} steps; host time (median) "
+        + ", ".join(f"{k} {statistics.median(v) * 1e3:.2f} ms" for k, v in phases.items())
     )
     return 0
 

@@ -84,7 +84,7 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
 
         def forward(self, idx, targets=None):
             T = idx.size(1)
-            x = self.wte(idx) + self.wpe(t.arange(T))
+            x = self.wte(idx) + self.wpe(t.arange(T, device=idx.device))
             for b in self.h:
                 x = b(x)
             logits = self.lm_head(self.ln_f(x))

@@ -123,6 +123,13 @@ class CUDABackend:
 
     _ADD_AT_OK = frozenset("int32 int64 float16 float32 float64 uint32 uint64".split())
 
+    @staticmethod
+    def gather_rows(w, idx):
+        """w[idx] for an embedding table: out-of-range indices give NaN rows, with no host read of idx."""
+        from .cuda_elementwise import gather_rows
+
+        return gather_rows(w, idx)
+
     def add_at(self, target, index, values) -> None:
         """target[index] += values with repeats accumulating (cupyx.scatter_add), widening dtypes it lacks."""
         cp = self.xp

@@ -16,7 +16,8 @@ import numpy as np
 
 from .cuda_common import DTYPE_CODE, HALF_SRC, Kernels, pointer
 
-ENABLED = os.environ.get("EMBER_CUDA_FUSED_DROPOUT", "0") == "1"
+# on unless EMBER_CUDA_FUSED_DROPOUT=0 (then the CuPy composition)
+ENABLED = os.environ.get("EMBER_CUDA_FUSED_DROPOUT", "1") == "1"
 
 _SRC = (
     HALF_SRC

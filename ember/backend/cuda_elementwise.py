@@ -1,5 +1,6 @@
 """Elementwise CUDA kernels where CuPy's generic ones cost twice the bytes' time: dtype casts between float32,
-float16 and bfloat16 (autocast casts every weight and activation), and the bias add of linear layers.
+float16 and bfloat16 (autocast casts every weight and activation), and the bias add of linear layers. Also the
+embedding lookup, which must not read its indices back to check them.
 
 Both read and write 16 bytes per thread where the pointers allow it (CuPy's kernels move one element per
 thread). Half types travel as their uint16 bits; conversions round to nearest even (cvt.rn), as torch.
@@ -92,6 +93,34 @@ extern "C" __global__ void ember_bias_add(void* x, const void* b, long long rows
     for (long long i = start; i < total; i += stride)
         ember_st(x, i, t, ember_ld(x, i, t) + ember_ld(b, i % n, t));
 }
+
+// out[r, :] = w[idx[r], :] row by row in units of `unit` bytes (16, 8, 4 or 2; upr units per row); a row whose
+// index is outside [0, num) becomes NaN (the unit-sized NaN pattern nan_lo/nan_hi): torch stops at a device
+// assert there, and a check on the host would wait for the GPU.
+extern "C" __global__ void ember_gather_rows(const void* w, const long long* idx, void* out, long long rows,
+                                             long long upr, long long num, int unit,
+                                             unsigned long long nan_lo, unsigned long long nan_hi) {
+    long long total = rows * upr;
+    long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long u = (long long)blockIdx.x * blockDim.x + threadIdx.x; u < total; u += stride) {
+        long long r = u / upr;
+        long long k = idx[r];
+        bool ok = k >= 0 && k < num;
+        long long src = k * upr + (u - r * upr);
+        if (unit == 16) {
+            ember_u4 v = ok ? ((const ember_u4*)w)[src]
+                            : ember_u4{(unsigned int)nan_lo, (unsigned int)(nan_lo >> 32),
+                                       (unsigned int)nan_hi, (unsigned int)(nan_hi >> 32)};
+            ((ember_u4*)out)[u] = v;
+        } else if (unit == 8) {
+            ((unsigned long long*)out)[u] = ok ? ((const unsigned long long*)w)[src] : nan_lo;
+        } else if (unit == 4) {
+            ((unsigned int*)out)[u] = ok ? ((const unsigned int*)w)[src] : (unsigned int)nan_lo;
+        } else {
+            ((unsigned short*)out)[u] = ok ? ((const unsigned short*)w)[src] : (unsigned short)nan_lo;
+        }
+    }
+}
 """
 )
 
@@ -137,3 +166,43 @@ def bias_add_(x, b) -> bool:
     args = (pointer(x), pointer(b), np.int64(rows), np.int64(n), np.int32(t), np.int32(vec))
     _KERNELS("ember_bias_add")((_grid(work),), (256,), args)
     return True
+
+
+def _nan_bits(dtype) -> int:
+    """The bit pattern of a quiet NaN of a float dtype, as an unsigned integer of its size."""
+    return int(np.array(np.nan, dtype=dtype).view({2: np.uint16, 4: np.uint32, 8: np.uint64}[dtype.itemsize]))
+
+
+def gather_rows(w, idx):
+    """w[idx] for a 2-D float table w and integer indices of any shape, without reading idx on the host: rows
+    whose index is out of range come out NaN. 16 bytes per thread where the row size and pointers allow."""
+    import cupy
+
+    num, dim = w.shape
+    if w.dtype.kind != "f" or w.dtype.itemsize not in (2, 4, 8):
+        raise TypeError(f"embedding: the table must be float16/bfloat16/float32/float64, got {w.dtype}")
+    if not w.flags.c_contiguous:
+        w = cupy.ascontiguousarray(w)
+    flat = idx.reshape(-1)
+    if flat.dtype != np.int64:
+        flat = flat.astype(np.int64)
+    elif not flat.flags.c_contiguous:
+        flat = cupy.ascontiguousarray(flat)
+    out = _empty(idx.shape + (dim,), w.dtype)
+    rows = flat.size
+    isz = w.dtype.itemsize
+    if rows == 0 or dim == 0:
+        return out
+    row_bytes = dim * isz
+    unit = 16 if row_bytes % 16 == 0 and w.data.ptr % 16 == 0 and out.data.ptr % 16 == 0 else isz
+    nan = _nan_bits(w.dtype)
+    pattern = 0
+    for k in range(8 // isz):  # the element's NaN repeated over 8 bytes
+        pattern |= nan << (8 * isz * k)
+    upr = row_bytes // unit
+    args = (
+        pointer(w), pointer(flat), pointer(out), np.int64(rows), np.int64(upr), np.int64(num), np.int32(unit),
+        np.uint64(pattern), np.uint64(pattern),
+    )  # fmt: skip
+    _KERNELS("ember_gather_rows")((_grid(rows * upr),), (256,), args)
+    return out

@@ -14,7 +14,7 @@ import numpy as np
 
 from .cuda_common import DTYPE_CODE, HALF_SRC, REDUCE_SRC, Kernels, pointer
 
-ENABLED = os.environ.get("EMBER_CUDA_FUSED_SOFTMAX", "0") == "1"
+ENABLED = os.environ.get("EMBER_CUDA_FUSED_SOFTMAX", "1") == "1"  # EMBER_CUDA_FUSED_SOFTMAX=0: composition
 
 _SRC = (
     HALF_SRC

@@ -22,7 +22,7 @@ from .op import SAME, Op
 
 class Softmax(Op):
     """On CUDA, last-axis softmax of float32/float16/bfloat16 runs the fused kernel of backend/cuda_softmax.py
-    (EMBER_CUDA_FUSED_SOFTMAX=1) and saves its half-precision output itself; otherwise half precision is
+    (on unless EMBER_CUDA_FUSED_SOFTMAX=0) and saves its half-precision output itself; otherwise half precision is
     computed in float32 (upcast_half is "cpu": forward upcasts on CUDA itself)."""
 
     promote = SAME

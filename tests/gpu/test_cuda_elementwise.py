@@ -1,6 +1,7 @@
 """ember/backend/cuda_elementwise.py: the vectorised float32 <-> float16/bfloat16 cast (bit-exact against
 NumPy/ml_dtypes round-to-nearest-even, NaN/inf/subnormals included, odd sizes and unaligned views) and the
-in-place bias add of linear layers."""
+in-place bias add of linear layers, and the embedding row gather (bit-exact rows, NaN rows for out-of-range
+indices, no host read of the indices)."""
 
 from __future__ import annotations
 
@@ -88,3 +89,36 @@ def test_bias_add_refuses_what_it_cannot_do():
     assert not bias_add_(x[:, ::2], cupy.ones(4, dtype=np.float32))  # not contiguous
     assert not bias_add_(x, cupy.ones(4, dtype=np.float32))  # wrong length
     assert float(x.sum()) == 0.0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("dim", [1, 3, 8, 24, 768])
+@pytest.mark.parametrize("ishape", [(), (0,), (5,), (3, 7)])
+def test_gather_rows_bit_exact_and_nan_out_of_range(dtype, dim, ishape):
+    import cupy
+
+    from ember.backend.cuda_elementwise import gather_rows
+
+    rng = np.random.default_rng(dim)
+    dt = DT.get(dtype, np.dtype(dtype))
+    w = _values(rng, 11 * dim).reshape(11, dim).astype(dt)
+    idx = rng.integers(-2, 13, ishape)
+    for itype in (np.int64, np.int32):
+        got = gather_rows(cupy.asarray(w), cupy.asarray(idx.astype(itype))).get()
+        assert got.dtype == w.dtype and got.shape == ishape + (dim,)
+        ok = (idx >= 0) & (idx < 11)
+        want = w[np.where(ok, idx, 0)]
+        bits = {2: np.uint16, 4: np.uint32, 8: np.uint64}[dt.itemsize]
+        np.testing.assert_array_equal(got[ok].view(bits), want[ok].view(bits))
+        assert np.isnan(got[~ok].astype(np.float64)).all()
+
+
+def test_gather_rows_strided_table_and_unaligned_rows():
+    import cupy
+
+    from ember.backend.cuda_elementwise import gather_rows
+
+    w = cupy.arange(60, dtype=cupy.float32).reshape(6, 10)
+    idx = cupy.asarray([5, 0, 3])
+    np.testing.assert_array_equal(gather_rows(w[:, 1:8], idx).get(), w[:, 1:8].get()[[5, 0, 3]])
+    np.testing.assert_array_equal(gather_rows(w.T, idx).get(), w.T.get()[[5, 0, 3]])

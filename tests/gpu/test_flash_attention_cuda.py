@@ -105,7 +105,7 @@ MASKS = [  # batch, L, S, D, kind, mask shape (broadcast to batch + (L, S))
     ((1, 4), 130, 130, 64, "float32", (130, 130)),
     ((2, 2), 200, 77, 64, "bool", (2, 2, 200, 77)),
     ((3,), 17, 9, 128, "same", (3, 17, 9)),
-    ((1, 2), 33, 300, 64, "bool", (300,)),
+    ((1, 2), 33, 300, 64, "bool", (1, 300)),  # a key-padding mask (torch wants at least 2-D)
 ]
 
 

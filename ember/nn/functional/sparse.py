@@ -50,13 +50,17 @@ class Embedding(Op):
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx=-1, scale_grad_by_freq=False):
-        xp = ctx.xp
         num = weight.shape[0]
-        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= num):
-            raise IndexError("index out of range in self")
         ctx.args = (num, padding_idx, scale_grad_by_freq)
         ctx.save_for_backward(indices)
-        return xp.take(weight, indices, axis=0)
+        gather = getattr(ctx.be, "gather_rows", None)
+        if gather is not None and weight.dtype.kind == "f":
+            # CUDA: an out-of-range index gives a NaN row (torch raises a device-side assert); checking it
+            # here would read the indices back and make every training step wait for the GPU
+            return gather(weight, indices)
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= num):
+            raise IndexError("index out of range in self")
+        return ctx.xp.take(weight, indices, axis=0)
 
     @staticmethod
     def backward(ctx, g):
