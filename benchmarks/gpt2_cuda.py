@@ -69,8 +69,9 @@ def _bench(lib, model, batches, steps: int, warmup: int):
     }, _make_step(lib, model, opt, xs[0], ys[0])
 
 
-def _profile(step, torch) -> list:
-    """Top ten kernels of one step by total GPU time: (name, launches, total ms)."""
+def _profile(step, torch) -> tuple:
+    """Top ten kernels of one step by total GPU time: (name, launches, total ms); and where the GPU waited
+    for the host (see _gaps)."""
     from torch.profiler import ProfilerActivity, profile
 
     step()
@@ -80,9 +81,11 @@ def _profile(step, torch) -> list:
         torch.cuda.synchronize()
     rows = {}
     total = 0.0
+    spans = []
     for ev in prof.events():
         if ev.device_type.name != "CUDA":
             continue
+        spans.append((ev.time_range.start, ev.time_range.end, ev.name))
         us = ev.device_time_total if hasattr(ev, "device_time_total") else ev.cuda_time_total
         r = rows.setdefault(ev.name, [0, 0.0])
         r[0] += 1
@@ -93,7 +96,24 @@ def _profile(step, torch) -> list:
     return [(name[:90], n, round(ms, 3)) for name, (n, ms) in top] + [
         ("(all kernels)", sum(r[0] for r in rows.values()), round(total, 3)),
         ("(cuBLAS GEMM kernels)", sum(n for n, _ in gemm), round(sum(ms for _, ms in gemm), 3)),
-    ]
+    ], _gaps(spans)
+
+
+def _gaps(spans) -> dict:
+    """The GPU's idle time between the first and the last kernel of the step (time it waited for the host to
+    launch the next kernel), and the eight longest idle gaps with the kernels on each side."""
+    spans.sort()
+    idle, gaps = 0.0, []
+    end, before = None, ""
+    for s, e, name in spans:
+        if end is not None and s > end:
+            idle += s - end
+            gaps.append((round((s - end) / 1e3, 3), before[:60], name[:60]))
+        if end is None or e > end:
+            end, before = e, name
+    span = (end - spans[0][0]) / 1e3 if spans else 0.0
+    gaps.sort(reverse=True)
+    return {"span_ms": round(span, 3), "idle_ms": round(idle / 1e3, 3), "gaps": gaps[:8], "n_gaps": len(gaps)}
 
 
 # kernel-name fragments of cuBLAS's GEMMs (the linear layers; attention runs in its own kernels in both)
@@ -166,7 +186,7 @@ def main(argv=None) -> int:
         r, step = _bench(lib, model, batches, args.steps, args.warmup)
         r["tokens_per_s"] = result["tokens_per_step"] / (r["step_ms"] / 1e3)
         if args.profile:
-            r["top_kernels"] = _profile(step, torch)
+            r["top_kernels"], r["gpu_gaps"] = _profile(step, torch)
             gemm_ms = r["top_kernels"][-1][2]
             r["gemm_tflops"] = round(_linear_flops(result["tokens_per_step"]) / (gemm_ms * 1e-3) / 1e12, 1)
         if args.cprofile and name == "ember":

@@ -44,6 +44,11 @@ for f in sys.argv[1:]:
               f"GEMM TFLOP/s {x.get('gemm_tflops')}")
         for k in x.get("top_kernels", [])[:12]:
             print("   ", k)
+        g = x.get("gpu_gaps")
+        if g:
+            print(f"    GPU span {g['span_ms']} ms, idle {g['idle_ms']} ms in {g['n_gaps']} gaps; longest:")
+            for gap in g["gaps"]:
+                print("     ", gap)
     print("ratio", round(r["ratio_step_time"], 3))
 PY
 head -32 "$OUT/cprofile.txt" 2>/dev/null | tail -24 | cut -c1-140
