@@ -57,10 +57,8 @@ head -32 "$OUT/cprofile_full.txt" 2>/dev/null | tail -24 | cut -c1-140
 if [ "${PYSPY:-0}" = 1 ]; then
     echo "== host profile of the host-bound step: py-spy, and torch's time for the same loop ($(left) s left)"
     ls .whl/py_spy*.whl >/dev/null 2>&1 && python3 -m pip install -q --no-index --no-deps --target /tmp/pyspy .whl/py_spy*.whl
-    for lib in torch ember; do  # host-bound size, then GPT-2's full batch
+    for lib in torch ember; do  # the host-bound size
         timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --lib $lib --steps 100 2>&1 | tail -1
-        timeout $(cap 60) python3 benchmarks/host_profile.py --device cuda --lib $lib --batch 16 --block 1024 \
-            --steps 15 2>&1 | tail -1
     done
     for size in "--steps 200" "--batch 16 --block 1024 --steps 25"; do
         timeout $(cap 90) /tmp/pyspy/bin/py-spy record -r 1000 -f raw -o "$OUT/pyspy_raw.txt" -- \
