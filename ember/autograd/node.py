@@ -200,16 +200,16 @@ def _reattached(node, s, data):
 
 
 def _unpack(node, s):
-    from .._tensor import _wrap
-
-    if type(s) is SavedInput:
+    if type(s) is SavedInput:  # the common case first, and no import on its path
         return _check_input(node, s)
-    if type(s) is SavedUpcast:
-        t = _check_input(node, s)
-        return t.to(s.dtype) if STATE.enabled else _wrap(s.data, s.dtype, t._device)
     if type(s) is SavedOutput:
         _check_output(node, s)
         return _reattached(node, s, s.data)
+    from .._tensor import _wrap
+
+    if type(s) is SavedUpcast:
+        t = _check_input(node, s)
+        return t.to(s.dtype) if STATE.enabled else _wrap(s.data, s.dtype, t._device)
     if type(s) is SavedUpcastOutput:
         _check_output(node, s)
         if not STATE.enabled:
