@@ -29,28 +29,7 @@ timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --wa
     ${FULL_CPROFILE:+--cprofile "$OUT/cprofile_full.txt"} >"$OUT/gpt2.log" 2>&1
 [ "${SMALL:-1}" = 1 ] && echo "== GPT-2 host-bound (batch 1, context 64) ($(left) s left)"
 [ "${SMALL:-1}" = 1 ] && timeout $(cap 90) python3 benchmarks/gpt2_cuda.py --batch 1 --block 64 --steps 10 --warmup 3 --json "$OUT/gpt2_small.json" --cprofile "$OUT/cprofile.txt" >>"$OUT/gpt2.log" 2>&1
-python3 - "$OUT/gpt2.json" "$OUT/gpt2_small.json" <<'PY'
-import json, sys
-for f in sys.argv[1:]:
-    try:
-        r = json.load(open(f))
-    except Exception as e:
-        print(f, "no result:", e); continue
-    print("#", f, r["device"], "tokens/step", r["tokens_per_step"])
-    for lib in ("torch", "ember"):
-        x = r[lib]
-        print(f"{lib}: {x['step_ms']:.1f} ms/step {x['tokens_per_s']:.0f} tok/s host {x['host_ms']:.1f} ms "
-              f"alloc {x['max_allocated_gib']:.2f} GiB reserved {x['max_reserved_gib']:.2f} GiB losses {x['losses']} "
-              f"GEMM TFLOP/s {x.get('gemm_tflops')}")
-        for k in x.get("top_kernels", [])[:12]:
-            print("   ", k)
-        g = x.get("gpu_gaps")
-        if g:
-            print(f"    GPU span {g['span_ms']} ms, idle {g['idle_ms']} ms in {g['n_gaps']} gaps; longest:")
-            for gap in g["gaps"]:
-                print("     ", gap)
-    print("ratio", round(r["ratio_step_time"], 3))
-PY
+python3 benchmarks/gpt2_summary.py "$OUT/gpt2.json" "$OUT/gpt2_small.json"
 head -32 "$OUT/cprofile.txt" 2>/dev/null | tail -24 | cut -c1-140
 head -32 "$OUT/cprofile_full.txt" 2>/dev/null | tail -24 | cut -c1-140
 
