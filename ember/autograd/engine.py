@@ -129,6 +129,15 @@ def _input_edge(t, i):
 
 def _topo_needed(root_nodes, target_nodes):
     """Nodes that lead to a target (all reachable nodes when target_nodes is None), found without recursion."""
+    if target_nodes is None:  # backward(): every reachable node; no post-order needed
+        seen = set(root_nodes)
+        stack = list(seen)
+        while stack:
+            for nx, _ in stack.pop().next_functions:
+                if nx is not None and nx not in seen:
+                    seen.add(nx)
+                    stack.append(nx)
+        return seen
     order = []
     seen = set()
     stack = [(n, False) for n in root_nodes]
@@ -202,7 +211,8 @@ def _execute_graph(roots, grads, retain_graph, create_graph, targets, inputs, ca
             n = ready.pop()
             gs = buffers.pop(n, None) or [None] * n.num_outputs
             if type(n) is AccumulateGrad:
-                _capture(target_slots, captured, n, gs)
+                if target_slots:
+                    _capture(target_slots, captured, n, gs)
                 if not (capture and n in target_nodes):
                     _accumulate(n, gs[0], create_graph, given)
                 continue
@@ -222,7 +232,7 @@ def _execute_graph(roots, grads, retain_graph, create_graph, targets, inputs, ca
             for i, (nx, nr) in enumerate(n.next_functions):
                 if nx is None or nx not in needed:
                     continue
-                g = in_grads[i] if i < len(in_grads) else None
+                g = in_grads[i]  # _call_node returns at least one entry per edge
                 if g is not None:
                     if meta is not None:
                         m = meta[i]
