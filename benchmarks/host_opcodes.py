@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--lib", default="ember")
+    p.add_argument("--autocast", action="store_true", help="forward under autocast('cpu', bfloat16)")
     args = p.parse_args(argv)
     lib = __import__(args.lib)
     lib.manual_seed(0)
@@ -49,15 +50,20 @@ def main(argv=None) -> int:
     opt = lib.optim.AdamW(model.parameters(), lr=6e-4, betas=(0.9, 0.95), weight_decay=0.1)
     idx = np.random.default_rng(0).integers(0, 64, (1, 17))
     x, y = lib.tensor(idx[:, :-1]), lib.tensor(idx[:, 1:])
+
+    def forward():
+        with lib.autocast("cpu", dtype=lib.bfloat16, enabled=args.autocast):
+            return model(x, y)
+
     for _ in range(3):  # warm caches and lazy imports
-        loss = model(x, y)
+        loss = forward()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
     counts: collections.Counter = collections.Counter()
     sys.settrace(_counting(counts))
     try:
-        loss = model(x, y)
+        loss = forward()
         fwd = sum(counts.values())
         opt.zero_grad(set_to_none=True)
         loss.backward()

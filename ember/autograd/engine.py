@@ -374,5 +374,5 @@ def _reduce_grad(g, meta, node, i):
                 f"expected shape compatible with {list(shape)}"
             ) from None
     if g._dtype is not dtype:
-        g = g.to(dtype)
+        g = _ops().to_dtype(g, dtype)  # the cast op itself (Tensor.to parses its arguments first)
     return g

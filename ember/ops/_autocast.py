@@ -21,7 +21,7 @@ import warnings
 from .. import _dtype as D
 from .._tensor import Tensor
 from ..autograd.grad_mode import STATE as _GRAD_STATE
-from ._dispatch import dispatch, pop_mode, push_mode
+from ._dispatch import MODES, _run, dispatch, pop_mode, push_mode
 from .convert import to_dtype
 
 LOWER, FP32 = "lower", "fp32"
@@ -179,6 +179,8 @@ _POLICY = {
     "cpu": {**dict.fromkeys(_CPU_LOWER, LOWER), **dict.fromkeys(_CPU_FP32, FP32)},
 }
 _BANNED_CUDA = {"binary_cross_entropy", "_BinaryCrossEntropy"}
+# every name autocast acts on, on some device: other ops (most of them: add, view, ...) leave at once
+_NAMED = frozenset(_POLICY["cuda"]) | frozenset(_POLICY["cpu"]) | _BANNED_CUDA
 _BANNED_MSG = (
     "torch.nn.functional.binary_cross_entropy and torch.nn.BCELoss are unsafe to autocast.\n"
     "Many models use a sigmoid layer right before the binary cross entropy layer.\n"
@@ -194,7 +196,8 @@ class _AutocastState(threading.local):
     def __init__(self):
         self.enabled = {"cuda": False, "cpu": False}
         self.dtype = dict(_DEFAULT_DTYPE)
-        self.depth = 0  # autocast contexts entered in this thread (the mode is installed while > 0)
+        self.depth = 0  # autocast contexts entered in this thread
+        self.mode_on = False  # the dispatch mode is installed (by the outermost enabled context)
         self.inside = 0  # > 0 while an op that autocast has cast runs
 
 
@@ -245,7 +248,7 @@ def clear_autocast_cache() -> None:
 
 def _policy(name: str, args, kwargs):
     """(policy, device type, target dtype) for a call, or None when autocast leaves it alone."""
-    if _STATE.inside or _GRAD_STATE.in_backward:
+    if name not in _NAMED or _STATE.inside or _GRAD_STATE.in_backward:
         return None
     dev = None
     for a in args:
@@ -283,6 +286,8 @@ def _cast(a, dev: str, policy: str, dtype):
 def _mode(op, args, kwargs, inplace):
     plan = None if inplace or getattr(op, "tensor_attrs", False) else _policy(op.__name__, args, kwargs)
     if plan is None:
+        if not MODES.stack:  # no mode below this one (dispatch popped it while it runs)
+            return _run(op, args, kwargs, inplace)
         return dispatch(op, args, kwargs, inplace)
     policy, dev, dtype = plan
     args = tuple(_cast(a, dev, policy, dtype) for a in args)
@@ -360,8 +365,11 @@ class autocast:
         self._prev = (st.enabled[self.device], st.dtype[self.device])
         st.enabled[self.device] = self._enabled
         st.dtype[self.device] = self.fast_dtype
-        if st.depth == 0:
+        # the mode only where some autocast is on: a disabled region costs the ops nothing
+        self._pushed = self._enabled and not st.mode_on
+        if self._pushed:
             push_mode(_mode)
+            st.mode_on = True
         st.depth += 1
         return self
 
@@ -369,8 +377,9 @@ class autocast:
         st = _STATE
         st.enabled[self.device], st.dtype[self.device] = self._prev
         st.depth -= 1
-        if st.depth == 0:
+        if self._pushed:
             pop_mode()
+            st.mode_on = False
         return False
 
     def __call__(self, func):

@@ -67,7 +67,7 @@ class _Linear(Op):
         need = ctx.needs_input_grad
         ref = x if x is not None else w
         if ref is not None and g._dtype is not ref._dtype:  # half inputs were saved as float32
-            g = g.to(ref._dtype)
+            g = O.to_dtype(g, ref._dtype)
         if not STATE.enabled and g._device.type == "cuda" and g._data.dtype.name in _GEMM_SUM:
             return _linear_backward_arrays(ctx.be, g, x, w, need)
         n_out = g.shape[-1]
