@@ -374,5 +374,11 @@ def _reduce_grad(g, meta, node, i):
                 f"expected shape compatible with {list(shape)}"
             ) from None
     if g._dtype is not dtype:
-        g = _ops().to_dtype(g, dtype)  # the cast op itself (Tensor.to parses its arguments first)
+        if STATE.enabled:  # create_graph: the differentiable cast
+            return _ops().to_dtype(g, dtype)
+        from .._tensor import _wrap
+        from ..backend import get_backend
+
+        # first order: cast the array (the backend's cast: CUDA's vectorised kernel), no op dispatch
+        g = _wrap(get_backend(g._device).cast(g._data, dtype.np), dtype, g._device)
     return g

@@ -10,9 +10,18 @@ from __future__ import annotations
 import math
 
 from .._size import Size
-from .._tensor import Tensor, _wrap_dim
+from .._tensor import Tensor, _wrap, _wrap_dim
+from ..autograd.grad_mode import STATE
 from ._dispatch import dispatch
 from .op import Op
+
+
+def _reshaped_grad(ctx, g, shape):
+    """g reshaped to `shape`: in a first-order backward straight on the array (a gradient needs no view
+    tracking or graph), under create_graph through the differentiable op."""
+    if STATE.enabled:
+        return g.reshape(shape)
+    return _wrap(ctx.xp.reshape(g._data, shape), g._dtype, g._device)
 
 
 def _shape_arg(shape) -> tuple:
@@ -89,7 +98,7 @@ class View(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return (g.reshape(ctx.in_shape),)
+        return (_reshaped_grad(ctx, g, ctx.in_shape),)
 
 
 class Reshape(Op):
@@ -110,7 +119,7 @@ class Reshape(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return (g.reshape(ctx.in_shape),)
+        return (_reshaped_grad(ctx, g, ctx.in_shape),)
 
 
 def view(t: Tensor, *shape) -> Tensor:
@@ -152,7 +161,9 @@ class Permute(Op):
         inv = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inv[d] = i
-        return (g.permute(inv),)
+        if STATE.enabled:
+            return (g.permute(inv),)
+        return (_wrap(g._data.transpose(inv), g._dtype, g._device),)
 
 
 def permute(t: Tensor, *dims) -> Tensor:
@@ -180,7 +191,9 @@ class Transpose(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return (g.transpose(*ctx.dims),)
+        if STATE.enabled:
+            return (g.transpose(*ctx.dims),)
+        return (_wrap(g._data.swapaxes(*ctx.dims), g._dtype, g._device),)
 
 
 def transpose(t: Tensor, dim0: int, dim1: int) -> Tensor:
@@ -258,7 +271,7 @@ class Squeeze(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return (g.reshape(ctx.in_shape),)
+        return (_reshaped_grad(ctx, g, ctx.in_shape),)
 
 
 def squeeze(t_: Tensor, dim=None) -> Tensor:
@@ -291,7 +304,9 @@ class Unsqueeze(Op):
 
     @staticmethod
     def backward(ctx, g):
-        return (g.squeeze(ctx.dim),)
+        if STATE.enabled:
+            return (g.squeeze(ctx.dim),)
+        return (_wrap(g._data.squeeze(ctx.dim), g._dtype, g._device),)
 
 
 def unsqueeze(t_: Tensor, dim: int) -> Tensor:
