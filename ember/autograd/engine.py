@@ -10,6 +10,16 @@ from __future__ import annotations
 from .grad_mode import STATE
 from .node import AccumulateGrad, accumulate_node
 
+_LAZY: list = []  # (_wrap, get_backend): ember._tensor imports this package, so these come on first use
+
+
+def _lazy() -> list:
+    from .._tensor import _wrap
+    from ..backend import get_backend
+
+    _LAZY[:] = (_wrap, get_backend)
+    return _LAZY
+
 
 def _ops():
     from .. import ops
@@ -376,9 +386,7 @@ def _reduce_grad(g, meta, node, i):
     if g._dtype is not dtype:
         if STATE.enabled:  # create_graph: the differentiable cast
             return _ops().to_dtype(g, dtype)
-        from .._tensor import _wrap
-        from ..backend import get_backend
-
+        wrap, get_backend = _LAZY or _lazy()
         # first order: cast the array (the backend's cast: CUDA's vectorised kernel), no op dispatch
-        g = _wrap(get_backend(g._device).cast(g._data, dtype.np), dtype, g._device)
+        g = wrap(get_backend(g._device).cast(g._data, dtype.np), dtype, g._device)
     return g

@@ -187,11 +187,19 @@ def _check_output(node, s) -> None:
         raise _version_error(node, s.data.shape, s.dtype, now, s.version, s.output_nr)
 
 
-def _reattached(node, s, data):
-    """The output as a Tensor whose grad_fn is this node again, so create_graph=True differentiates through it."""
+_WRAP: list = []  # ember._tensor._wrap, imported on first use (ember._tensor imports this package)
+
+
+def _lazy_wrap():
     from .._tensor import _wrap
 
-    t = _wrap(data, s.dtype, s.device)
+    _WRAP[:] = [_wrap]
+    return _wrap
+
+
+def _reattached(node, s, data):
+    """The output as a Tensor whose grad_fn is this node again, so create_graph=True differentiates through it."""
+    t = (_WRAP[0] if _WRAP else _lazy_wrap())(data, s.dtype, s.device)
     t._requires_grad = True
     t.grad_fn = node
     t._out_nr = s.output_nr
@@ -205,8 +213,7 @@ def _unpack(node, s):
     if type(s) is SavedOutput:
         _check_output(node, s)
         return _reattached(node, s, s.data)
-    from .._tensor import _wrap
-
+    _wrap = _WRAP[0] if _WRAP else _lazy_wrap()
     if type(s) is SavedUpcast:
         t = _check_input(node, s)
         return t.to(s.dtype) if STATE.enabled else _wrap(s.data, s.dtype, t._device)

@@ -15,6 +15,7 @@ from .._trace_hooks import traceable
 from ._autocast import autocast_policy
 from ._dispatch import dispatch
 from .op import SAME, Op
+from .shape import broadcast_shapes
 
 _HALF = (D.float16, D.bfloat16)
 
@@ -91,8 +92,6 @@ def _check_not_bool(t: Tensor, kernel: str) -> None:
 
 
 def _batch_numel(*shapes) -> int:
-    from .shape import broadcast_shapes
-
     return math.prod(broadcast_shapes(*shapes))
 
 
