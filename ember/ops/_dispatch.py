@@ -32,6 +32,7 @@ _EMPTY: dict = {}
 _NO_EDGE = (None, 0)
 _HALF = (D.float16, D.bfloat16)
 _FROM_NP = D._FROM_NP
+_PLAIN = (int, float, bool)  # saved as they are
 
 
 class _Modes(threading.local):
@@ -268,13 +269,14 @@ def _record(ctx, args, outs, res, upcast=None, pre=None) -> None:
 def _resolve_saved(ctx, args, outs, res, upcast=None, pre=None) -> tuple:
     """Turn the arrays forward saved into SavedInput / SavedUpcast / SavedOutput / constant entries."""
     entries = []
+    nd = ctx.be.ndarray
     for x in ctx._saved:
-        tx = type(x)
-        if x is None or tx is int or tx is float or tx is bool:
-            entries.append(x)
-            continue
-        if not isinstance(x, ctx.be.ndarray):
-            x = ctx.be.asarray(x)  # a NumPy scalar from a 0-d computation
+        if type(x) is not nd:  # arrays are the common case: one check
+            if x is None or type(x) in _PLAIN:
+                entries.append(x)
+                continue
+            if not isinstance(x, nd):
+                x = ctx.be.asarray(x)  # a NumPy scalar from a 0-d computation
         entry = None
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
