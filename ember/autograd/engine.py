@@ -191,10 +191,17 @@ def _execute_graph(roots, grads, retain_graph, create_graph, targets, inputs, ca
     needed = _topo_needed(root_nodes, target_nodes)
 
     deps: dict = {}
-    for n in needed:
-        for nx, _ in n.next_functions:
-            if nx is not None and nx in needed:
-                deps[nx] = deps.get(nx, 0) + 1
+    get = deps.get
+    if target_nodes is None:  # every reachable node is needed
+        for n in needed:
+            for nx, _ in n.next_functions:
+                if nx is not None:
+                    deps[nx] = get(nx, 0) + 1
+    else:
+        for n in needed:
+            for nx, _ in n.next_functions:
+                if nx is not None and nx in needed:
+                    deps[nx] = get(nx, 0) + 1
 
     buffers: dict = {}
     for (n, nr), g in zip(roots, grads):
@@ -278,7 +285,7 @@ def _call_node(n, gs):
             r = h(tuple(gs))
             if r is not None:
                 gs = list(r)
-    if all(g is None for g in gs):
+    if gs.count(None) == len(gs):  # no gradient arrived (gs is a list)
         res = (None,) * len(n.next_functions)
     else:
         res = n.apply(*gs)
