@@ -163,7 +163,7 @@ class Permute(Op):
             inv[d] = i
         if STATE.enabled:
             return (g.permute(inv),)
-        return (_wrap(g._data.transpose(inv), g._dtype, g._device),)
+        return (_wrap(g._data.transpose(tuple(inv)), g._dtype, g._device),)
 
 
 def permute(t: Tensor, *dims) -> Tensor:
