@@ -125,7 +125,8 @@ class CUDABackend:
 
     @staticmethod
     def gather_rows(w, idx):
-        """w[idx] for an embedding table: out-of-range indices give NaN rows, with no host read of idx."""
+        """w[idx] for a float embedding table: out-of-range indices give NaN rows, with no host read of idx
+        (None for other tables)."""
         from .cuda_elementwise import gather_rows
 
         return gather_rows(w, idx)

@@ -173,14 +173,18 @@ def _nan_bits(dtype) -> int:
     return int(np.array(np.nan, dtype=dtype).view({2: np.uint16, 4: np.uint32, 8: np.uint64}[dtype.itemsize]))
 
 
+_FLOATS = frozenset(DTYPE_CODE) | {np.dtype(np.float64)}  # float16, bfloat16 (kind "V"), float32, float64
+
+
 def gather_rows(w, idx):
     """w[idx] for a 2-D float table w and integer indices of any shape, without reading idx on the host: rows
-    whose index is out of range come out NaN. 16 bytes per thread where the row size and pointers allow."""
+    whose index is out of range come out NaN. 16 bytes per thread where the row size and pointers allow.
+    Returns None for a table that is not float16/bfloat16/float32/float64 (no NaN to mark a bad row with)."""
     import cupy
 
     num, dim = w.shape
-    if w.dtype.kind != "f" or w.dtype.itemsize not in (2, 4, 8):
-        raise TypeError(f"embedding: the table must be float16/bfloat16/float32/float64, got {w.dtype}")
+    if w.dtype not in _FLOATS:
+        return None
     if not w.flags.c_contiguous:
         w = cupy.ascontiguousarray(w)
     flat = idx.reshape(-1)

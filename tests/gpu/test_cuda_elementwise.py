@@ -122,3 +122,4 @@ def test_gather_rows_strided_table_and_unaligned_rows():
     idx = cupy.asarray([5, 0, 3])
     np.testing.assert_array_equal(gather_rows(w[:, 1:8], idx).get(), w[:, 1:8].get()[[5, 0, 3]])
     np.testing.assert_array_equal(gather_rows(w.T, idx).get(), w.T.get()[[5, 0, 3]])
+    assert gather_rows(cupy.arange(6).reshape(3, 2), idx[:2] % 3) is None  # no NaN for integer tables

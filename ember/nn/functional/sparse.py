@@ -54,10 +54,12 @@ class Embedding(Op):
         ctx.args = (num, padding_idx, scale_grad_by_freq)
         ctx.save_for_backward(indices)
         gather = getattr(ctx.be, "gather_rows", None)
-        if gather is not None and weight.dtype.kind == "f":
+        if gather is not None:
             # CUDA: an out-of-range index gives a NaN row (torch raises a device-side assert); checking it
             # here would read the indices back and make every training step wait for the GPU
-            return gather(weight, indices)
+            out = gather(weight, indices)
+            if out is not None:  # None: an integer table (no NaN), checked below
+                return out
         if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= num):
             raise IndexError("index out of range in self")
         return ctx.xp.take(weight, indices, axis=0)
