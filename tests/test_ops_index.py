@@ -625,6 +625,14 @@ def test_scatter_reduce(reduce, include_self):
         idx,
         ints(4, 4, low=1, high=5),
     )
+    for dt in ("bfloat16", "float16"):  # half precision: amax/amin start from -inf/+inf, mean divides
+        parity(
+            lambda t, x, i, s: x.scatter_reduce(0, i, s, reduce, include_self=include_self),
+            rand(3, 4, low=0.5, high=2.0, dtype=dt),
+            idx,
+            rand(4, 4, low=0.5, high=2.0, dtype=dt),
+            grad=False,
+        )
 
 
 @pytest.mark.parametrize("include_self", [True, False])
