@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .._size import Size
 from .._tensor import Tensor, _wrap, _wrap_dim
 from ..autograd.grad_mode import STATE
@@ -640,8 +642,11 @@ class SumToSize(Op):
         )
         if not axes:
             return a.reshape(shape)
-        if a.dtype.kind == "f" and a.itemsize == 2:
+        if a.itemsize == 2 and a.dtype.kind == "f":  # float16: accumulate in float32, as torch
             return a.sum(axis=axes, dtype="float32").astype(a.dtype).reshape(shape)
+        if a.itemsize == 2 and a.dtype.kind == "V":  # ml_dtypes' bfloat16: the same, through the backend's cast
+            be = ctx.be
+            return be.cast(be.cast(a, np.dtype(np.float32)).sum(axis=axes), a.dtype).reshape(shape)
         return a.sum(axis=axes).reshape(shape)
 
     @staticmethod
