@@ -82,17 +82,25 @@ class _Linear(Op):
         return gx, gw, gb
 
 
-def _bias_add_cuda(out, b) -> bool:
+_CUDA: list = []  # (bias_add_, column_sum), imported on the first CUDA call (not per call: ~2 us each)
+
+
+def _cuda_fns() -> list:
+    from ...backend.cuda_blas import column_sum
     from ...backend.cuda_elementwise import bias_add_
 
-    return bias_add_(out, b)
+    _CUDA[:] = (bias_add_, column_sum)
+    return _CUDA
+
+
+def _bias_add_cuda(out, b) -> bool:
+    return (_CUDA or _cuda_fns())[0](out, b)
 
 
 def _linear_backward_arrays(be, g, x, w, need):
     """The three gradients straight on CUDA arrays (no dispatch per product: ~20 us of host time each), as
     cuBLAS GEMMs; transposed operands are passed as transposes, the bias gradient is a GEMM with ones."""
-    from ...backend.cuda_blas import column_sum
-
+    column_sum = (_CUDA or _cuda_fns())[1]
     gd = g._data
     dt, dev = g._dtype, g._device
     n_out = gd.shape[-1]
