@@ -9,6 +9,12 @@ import os
 
 import numpy as np
 
+# NumPy-only at import (CuPy and Triton load inside them), bound here once: an import statement per call
+# costs ~2 us, and these run for every matmul / attention of a step
+from . import cuda_attention, cuda_blas, cuda_elementwise, cuda_flash
+
+_HALF_NP = frozenset(cuda_elementwise.DTYPE_CODE) - {np.dtype(np.float32)}  # float16, bfloat16
+
 
 def load_cuda_backend():
     try:
@@ -37,9 +43,10 @@ class CUDABackend:
         self._cupyx = cupyx
         self._special = None
         cuda_memory.install()
-        from .cuda_elementwise import cast
+        from .. import backends
 
-        self.cast = cast  # a.astype(dtype); float32 <-> float16/bfloat16 by ember's vectorised kernel
+        self._matmul_flags = backends.cuda.matmul  # allow_tf32, read at every float32 matmul
+        self.cast = cuda_elementwise.cast  # a.astype(dtype); float32 <-> float16/bfloat16 by ember's kernels
 
     @property
     def special(self):
@@ -127,9 +134,7 @@ class CUDABackend:
     def gather_rows(w, idx):
         """w[idx] for a float embedding table: out-of-range indices give NaN rows, with no host read of idx
         (None for other tables)."""
-        from .cuda_elementwise import gather_rows
-
-        return gather_rows(w, idx)
+        return cuda_elementwise.gather_rows(w, idx)
 
     def add_at(self, target, index, values) -> None:
         """target[index] += values with repeats accumulating (cupyx.scatter_add), widening dtypes it lacks."""
@@ -188,39 +193,27 @@ class CUDABackend:
 
     @staticmethod
     def flash_supports(q, k, v, groups: int = 1) -> bool:
-        from .cuda_flash import supports
-
-        return supports(q, k, v, groups)
+        return cuda_flash.supports(q, k, v, groups)
 
     @staticmethod
     def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 1):
-        from .cuda_flash import flash_forward
-
-        return flash_forward(q, k, v, scale, causal, mask, groups)
+        return cuda_flash.flash_forward(q, k, v, scale, causal, mask, groups)
 
     @staticmethod
     def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need, mask=None, groups: int = 1):
-        from .cuda_flash import flash_backward
-
-        return flash_backward(g, q, k, v, out, lse, scale, causal, need, mask, groups)
+        return cuda_flash.flash_backward(g, q, k, v, out, lse, scale, causal, need, mask, groups)
 
     @staticmethod
     def scaled_softmax_(s, scale: float, causal: bool) -> None:
-        from .cuda_attention import scaled_softmax_
-
-        scaled_softmax_(s, scale, causal)
+        cuda_attention.scaled_softmax_(s, scale, causal)
 
     @staticmethod
     def attention_half(q, k, v, scale: float, causal: bool):
-        from .cuda_attention import attention_half
-
-        return attention_half(q, k, v, scale, causal)
+        return cuda_attention.attention_half(q, k, v, scale, causal)
 
     @staticmethod
     def attention_half_backward(g, gw, q, k, v, p, scale: float, need):
-        from .cuda_attention import attention_half_backward
-
-        return attention_half_backward(g, gw, q, k, v, p, scale, need)
+        return cuda_attention.attention_half_backward(g, gw, q, k, v, p, scale, need)
 
     @staticmethod
     def is_alias(out, a) -> bool:
@@ -236,16 +229,11 @@ class CUDABackend:
 
     # -- matmul
     def matmul(self, a, b):
-        if a.dtype == b.dtype and a.dtype.name in ("float16", "bfloat16"):  # not uint16/int16
-            from .cuda_blas import half_matmul
-
-            return half_matmul(a, b)
-        from .. import backends
-
-        if a.dtype == np.float32 and backends.cuda.matmul.allow_tf32:
-            from .cuda_blas import tf32_matmul
-
-            return tf32_matmul(a, b)
+        dt = a.dtype
+        if dt in _HALF_NP and b.dtype == dt:  # float16 / bfloat16 (not uint16/int16)
+            return cuda_blas.half_matmul(a, b)
+        if dt == np.float32 and self._matmul_flags.allow_tf32:
+            return cuda_blas.tf32_matmul(a, b)
         if b.ndim == 2 and a.ndim > 2:
             out = self.xp.matmul(a.reshape(-1, a.shape[-1]), b)
             return out.reshape(a.shape[:-1] + (b.shape[1],))
