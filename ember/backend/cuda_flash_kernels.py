@@ -40,6 +40,21 @@ def _masked_scores(qk, rows, cols, L, S, M, smm, smn, CAUSAL: tl.constexpr, MASK
 
 
 @triton.jit
+def _query_block(H, G, S, BLOCK_M: tl.constexpr, CAUSAL: tl.constexpr):
+    """What a query-block program (grid: query blocks x Z*H) works on: (zh, batch z, head h, key/value head
+    h // G, its query rows, the end of the key range it reads: causal stops at the diagonal block; key blocks
+    past S are masked, which happens only when L > S)."""
+    pid_m = tl.program_id(0)
+    zh = tl.program_id(1)
+    h = zh % H
+    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    end_n = S
+    if CAUSAL:
+        end_n = (pid_m + 1) * BLOCK_M
+    return zh, zh // H, h, h // G, rows, end_n
+
+
+@triton.jit
 def _flash_fwd(
     Q, K, V, O, LSE, M, qk_scale,
     sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, soz, soh, som, smz, smh, smm, smn,
@@ -47,12 +62,7 @@ def _flash_fwd(
     CAUSAL: tl.constexpr, MASK: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
-    pid_m = tl.program_id(0)
-    zh = tl.program_id(1)
-    z = zh // H
-    h = zh % H
-    hk = h // G
-    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    zh, z, h, hk, rows, end_n = _query_block(H, G, S, BLOCK_M, CAUSAL)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     dmask = offs_d < D
@@ -64,9 +74,6 @@ def _flash_fwd(
     m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
     l_i = tl.zeros([BLOCK_M], tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-    end_n = S
-    if CAUSAL:
-        end_n = (pid_m + 1) * BLOCK_M  # key blocks past S are masked (only when L > S)
     k_base = K + z * skz + hk * skh
     v_base = V + z * svz + hk * svh
     m_base = M + z * smz + h * smh
@@ -194,12 +201,7 @@ def _flash_bwd_dq(
     CAUSAL: tl.constexpr, MASK: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
-    pid_m = tl.program_id(0)
-    zh = tl.program_id(1)
-    z = zh // H
-    h = zh % H
-    hk = h // G
-    rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    zh, z, h, hk, rows, end_n = _query_block(H, G, S, BLOCK_M, CAUSAL)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
     dmask = offs_d < D
@@ -210,9 +212,6 @@ def _flash_bwd_dq(
     lse = tl.load(LSE + zh * L + rows, mask=rmask, other=0.0)
     delta = tl.load(DELTA + zh * L + rows, mask=rmask, other=0.0)
     dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-    end_n = S
-    if CAUSAL:
-        end_n = (pid_m + 1) * BLOCK_M  # key blocks past S are masked (only when L > S)
     k_base = K + z * skz + hk * skh
     v_base = V + z * svz + hk * svh
     m_base = M + z * smz + h * smh
