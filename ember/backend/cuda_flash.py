@@ -128,16 +128,21 @@ def _blocks(D: int):
     return bd, warps
 
 
-def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 1):
-    import cupy
-
-    ks = _kernels()
+def _operands(q, k, v, mask):
+    """The kernels' view of the inputs: (L, S, D, Z, H, (q4, sq), (k4, sk), (v4, sv), (m4, sm, kind))."""
     L, D = q.shape[-2:]
     S = k.shape[-2]
     q4, Z, H, sq = _view4(q)
     k4, _, _, sk = _view4(k)
     v4, _, _, sv = _view4(v)
-    m4, sm, kind = _mask4(mask, q, S)
+    return L, S, D, Z, H, (q4, sq), (k4, sk), (v4, sv), _mask4(mask, q, S)
+
+
+def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 1):
+    import cupy
+
+    ks = _kernels()
+    L, S, D, Z, H, (q4, sq), (k4, sk), (v4, sv), (m4, sm, kind) = _operands(q, k, v, mask)
     out = _empty_as(q, q.dtype)
     o4, _, _, so = _view4(out)
     lse = cupy.empty((Z * H, L), dtype=np.float32)
@@ -158,12 +163,7 @@ def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need, mask=
     import cupy
 
     ks = _kernels()
-    L, D = q.shape[-2:]
-    S = k.shape[-2]
-    q4, Z, H, sq = _view4(q)
-    k4, _, _, sk = _view4(k)
-    v4, _, _, sv = _view4(v)
-    m4, sm, kind = _mask4(mask, q, S)
+    L, S, D, Z, H, (q4, sq), (k4, sk), (v4, sv), (m4, sm, kind) = _operands(q, k, v, mask)
     o4, _, _, so = _view4(out)
     do4, _, _, sd = _view4(g.astype(q.dtype, copy=False))
     bd, warps = _blocks(D)
