@@ -7,18 +7,10 @@ every op; saved tensors are released after a node runs unless ``retain_graph``.
 
 from __future__ import annotations
 
+from .. import _tensor as _T  # partly initialised here (it imports this package): used at call time
+from .. import backend as _backend
 from .grad_mode import STATE
 from .node import AccumulateGrad, accumulate_node
-
-_LAZY: list = []  # (_wrap, get_backend): ember._tensor imports this package, so these come on first use
-
-
-def _lazy() -> list:
-    from .._tensor import _wrap
-    from ..backend import get_backend
-
-    _LAZY[:] = (_wrap, get_backend)
-    return _LAZY
 
 
 def _ops():
@@ -30,21 +22,17 @@ def _ops():
 def _as_tuple(x):
     if x is None:
         return None
-    from .._tensor import Tensor
-
-    if isinstance(x, Tensor):
+    if isinstance(x, _T.Tensor):
         return (x,)
     return tuple(x)
 
 
 def _make_roots(outputs, grad_outputs, who: str):
-    from .._tensor import Tensor
-
     roots, grads = [], []
     if grad_outputs is not None and len(grad_outputs) != len(outputs):
         raise RuntimeError(f"{who}: got {len(grad_outputs)} gradients for {len(outputs)} outputs")
     for i, t in enumerate(outputs):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, _T.Tensor):
             raise TypeError(f"{who}: expected Tensor outputs, got {type(t).__name__} at index {i}")
         if not t._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
@@ -58,7 +46,7 @@ def _make_roots(outputs, grad_outputs, who: str):
                 )
             g = _ops().ones_like(t)
         else:
-            if not isinstance(g, Tensor):
+            if not isinstance(g, _T.Tensor):
                 g = _ops().tensor(g, dtype=t._dtype, device=t._device)
             if g._data.shape != t._data.shape:
                 raise RuntimeError(
@@ -126,9 +114,7 @@ def grad(
 
 
 def _input_edge(t, i):
-    from .._tensor import Tensor
-
-    if not isinstance(t, Tensor):
+    if not isinstance(t, _T.Tensor):
         raise TypeError(f"grad: inputs[{i}] must be a Tensor, got {type(t).__name__}")
     if not t._requires_grad:
         raise RuntimeError("One of the differentiated Tensors does not require grad")
@@ -351,12 +337,9 @@ def _accumulate(node: AccumulateGrad, g, create_graph: bool, given: set) -> None
         if owner in given or g._requires_grad or gd.strides != t._data.strides or 0 in gd.strides:
             # A private copy laid out like the parameter (torch's grad layout contract): a transposed or
             # expanded grad would make every optimizer pass a strided, unvectorised NumPy loop (~30x slower).
-            from .._tensor import _wrap
-            from ..backend import get_backend
-
-            buf = get_backend(t._device).xp.empty_like(t._data)
+            buf = _backend.get_backend(t._device).xp.empty_like(t._data)
             buf[...] = gd
-            g = _wrap(buf, g._dtype, g._device)
+            g = _T._wrap(buf, g._dtype, g._device)
         else:
             g = g.detach()
             given.add(owner)
@@ -393,7 +376,6 @@ def _reduce_grad(g, meta, node, i):
     if g._dtype is not dtype:
         if STATE.enabled:  # create_graph: the differentiable cast
             return _ops().to_dtype(g, dtype)
-        wrap, get_backend = _LAZY or _lazy()
         # first order: cast the array (the backend's cast: CUDA's vectorised kernel), no op dispatch
-        g = wrap(get_backend(g._device).cast(g._data, dtype.np), dtype, g._device)
+        g = _T._wrap(_backend.get_backend(g._device).cast(g._data, dtype.np), dtype, g._device)
     return g

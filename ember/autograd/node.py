@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import weakref
 
+from .. import _tensor as _T  # partly initialised here (it imports this package): used at call time
 from .grad_mode import STATE
 
 _SEQ = itertools.count()
@@ -187,19 +188,9 @@ def _check_output(node, s) -> None:
         raise _version_error(node, s.data.shape, s.dtype, now, s.version, s.output_nr)
 
 
-_WRAP: list = []  # ember._tensor._wrap, imported on first use (ember._tensor imports this package)
-
-
-def _lazy_wrap():
-    from .._tensor import _wrap
-
-    _WRAP[:] = [_wrap]
-    return _wrap
-
-
 def _reattached(node, s, data):
     """The output as a Tensor whose grad_fn is this node again, so create_graph=True differentiates through it."""
-    t = (_WRAP[0] if _WRAP else _lazy_wrap())(data, s.dtype, s.device)
+    t = _T._wrap(data, s.dtype, s.device)
     t._requires_grad = True
     t.grad_fn = node
     t._out_nr = s.output_nr
@@ -213,7 +204,7 @@ def _unpack(node, s):
     if type(s) is SavedOutput:
         _check_output(node, s)
         return _reattached(node, s, s.data)
-    _wrap = _WRAP[0] if _WRAP else _lazy_wrap()
+    _wrap = _T._wrap
     if type(s) is SavedUpcast:
         t = _check_input(node, s)
         return t.to(s.dtype) if STATE.enabled else _wrap(s.data, s.dtype, t._device)
