@@ -6,6 +6,7 @@ from ... import ops as O
 from ..._tensor import Tensor, _wrap
 from ..._trace_hooks import traceable
 from ...autograd.grad_mode import STATE
+from ...backend import cuda_blas, cuda_elementwise  # NumPy-only at import (CuPy loads inside)
 from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import SAME, Op
@@ -82,25 +83,14 @@ class _Linear(Op):
         return gx, gw, gb
 
 
-_CUDA: list = []  # (bias_add_, column_sum), imported on the first CUDA call (not per call: ~2 us each)
-
-
-def _cuda_fns() -> list:
-    from ...backend.cuda_blas import column_sum
-    from ...backend.cuda_elementwise import bias_add_
-
-    _CUDA[:] = (bias_add_, column_sum)
-    return _CUDA
-
-
 def _bias_add_cuda(out, b) -> bool:
-    return (_CUDA or _cuda_fns())[0](out, b)
+    return cuda_elementwise.bias_add_(out, b)
 
 
 def _linear_backward_arrays(be, g, x, w, need):
     """The three gradients straight on CUDA arrays (no dispatch per product: ~20 us of host time each), as
     cuBLAS GEMMs; transposed operands are passed as transposes, the bias gradient is a GEMM with ones."""
-    column_sum = (_CUDA or _cuda_fns())[1]
+    column_sum = cuda_blas.column_sum
     gd = g._data
     dt, dev = g._dtype, g._device
     n_out = gd.shape[-1]
