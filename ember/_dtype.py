@@ -238,6 +238,12 @@ def is_floating_point(t) -> bool:
     return t.dtype.is_floating_point
 
 
+def is_float_array_dtype(npdt) -> bool:
+    """Whether an array's NumPy dtype is a float one: kind 'f', or ml_dtypes' bfloat16, whose kind is 'V' (a
+    check of kind 'f' alone misses it)."""
+    return npdt.kind in "fV"
+
+
 def is_complex(t) -> bool:
     return t.dtype.is_complex
 

@@ -647,7 +647,7 @@ class Scatter(Op):
             ctx.be.add_at(out, full, vals)
             ctx.be.add_at(count, full, 1)
             count = xp.maximum(count, 1)
-            out = (out / count).astype(a.dtype) if _floating(a.dtype) else out // count
+            out = (out / count).astype(a.dtype) if D.is_float_array_dtype(a.dtype) else out // count
         else:
             raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
         ctx.save_for_backward(index, a, src, out)
@@ -726,17 +726,12 @@ def _ufunc_at(ctx, ufunc, out, full, vals):
     ctx.be.scatter_extreme(out, full, vals, ufunc is xp.maximum)
 
 
-def _floating(dt) -> bool:
-    """float16/32/64 (kind 'f') or ml_dtypes' bfloat16 (kind 'V')."""
-    return dt.kind in "fV"
-
-
 def _lowest(xp, dt):
-    return -np.inf if _floating(dt) else np.iinfo(dt).min
+    return -np.inf if D.is_float_array_dtype(dt) else np.iinfo(dt).min
 
 
 def _highest(xp, dt):
-    return np.inf if _floating(dt) else np.iinfo(dt).max
+    return np.inf if D.is_float_array_dtype(dt) else np.iinfo(dt).max
 
 
 def _scatter(input, dim, index, src, reduce, include_self, fn, inplace):

@@ -127,10 +127,6 @@ def _grid(j: int, d: int, v):
     return v.reshape((1, 1) + tuple(-1 if i == j else 1 for i in range(d)))
 
 
-def _is_float(dt) -> bool:
-    return dt.kind in "fV"  # 'V': ml_dtypes' bfloat16
-
-
 def _all_finite(xp, a) -> bool:
     return a.size == 0 or bool(xp.isfinite(xp.max(a)) and xp.isfinite(xp.min(a)))
 
@@ -167,7 +163,7 @@ class _MaxPool(Op):
         K = len(views)
         idt = np.int8 if K < 128 else np.int32
         arg = xp.zeros(out.shape, dtype=idt)
-        nan_path = _is_float(x.dtype) and x.size and bool(xp.isnan(xp.max(x)))
+        nan_path = D.is_float_array_dtype(x.dtype) and x.size and bool(xp.isnan(xp.max(x)))
         m = xp.empty(out.shape, dtype=bool)
         step = xp.empty(out.shape, dtype=idt)
         for i in range(1, K):
@@ -390,7 +386,7 @@ class _AvgPool(Op):
         ctx.geom, ctx.div = geom, div
         buf = _padded(xp, x, geom[3], geom[4], _buffer_size(geom))
         views = _views(ctx.be, buf, geom)
-        if _is_float(x.dtype):
+        if D.is_float_array_dtype(x.dtype):
             acc = views[0].copy()
             for v in views[1:]:
                 acc += v
@@ -602,7 +598,7 @@ def adaptive_avg_pool3d(input, output_size) -> Tensor:
 def _argmax_last_nan(xp, v):
     """argmax over the last axis: first maximum, or the last NaN when there is one (torch's rule)."""
     a = v.argmax(-1)
-    if _is_float(v.dtype):
+    if D.is_float_array_dtype(v.dtype):
         nan = xp.isnan(v)
         anynan = nan.any(-1)
         if anynan.any():
