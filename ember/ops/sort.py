@@ -37,7 +37,7 @@ def _argsort(xp, a, axis: int, descending: bool):
 
 
 def _isnan(xp, a):
-    return xp.isnan(a) if a.dtype.kind == "f" or a.dtype == _BF16 else xp.zeros(a.shape, dtype=bool)
+    return xp.isnan(a) if D.is_float_array_dtype(a.dtype) else xp.zeros(a.shape, dtype=bool)
 
 
 def _scatter_back(g: Tensor, idx: Tensor, dim: int, in_shape, keepdim: bool) -> Tensor:
