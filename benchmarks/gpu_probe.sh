@@ -54,7 +54,7 @@ XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
 [ "${KERNEL:-1}" = 1 ] && timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
     tests/gpu/test_flash_attention_cuda.py tests/gpu/test_attention_cuda.py tests/gpu/test_fused_norm_act_cuda.py \
     tests/gpu/test_fused_loss_optim_cuda.py tests/gpu/test_cuda_elementwise.py tests/gpu/test_fused_dropout_cuda.py \
-    tests/gpu/test_fused_softmax_cuda.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
+    tests/gpu/test_fused_softmax_cuda.py tests/gpu/test_cuda_binary.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
 
 if [ -n "${BLOCKING_TESTS:-}" ]; then
     echo "== $BLOCKING_TESTS on the GPU, CUDA_LAUNCH_BLOCKING=1, stop at the first failure ($(left) s left)"

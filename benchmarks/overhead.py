@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import platform
 import statistics
 import sys
@@ -25,14 +26,14 @@ def _bench(stmt, number: int, repeat: int) -> float:
     return statistics.median(times) / number * 1e6
 
 
-def cases(mod):
+def cases(mod, dev):
     mod.manual_seed(0)
-    x16 = mod.randn(16)
-    y16 = mod.randn(16)
-    xg = mod.randn(16, requires_grad=True)
-    a64 = mod.randn(64, 64)
-    b64 = mod.randn(64, 64)
-    w = mod.randn(16, requires_grad=True)
+    x16 = mod.randn(16, device=dev)
+    y16 = mod.randn(16, device=dev)
+    xg = mod.randn(16, device=dev, requires_grad=True)
+    a64 = mod.randn(64, 64, device=dev)
+    b64 = mod.randn(64, 64, device=dev)
+    w = mod.randn(16, device=dev, requires_grad=True)
 
     def add_nograd():
         return x16 + y16
@@ -51,6 +52,9 @@ def cases(mod):
         h.sum().backward()
         w.grad = None
 
+    def mul_scalar():
+        return x16 * 1.01
+
     def sum_small():
         return x16.sum()
 
@@ -62,9 +66,38 @@ def cases(mod):
         "add 16 (requires grad)": (add_grad, 20000),
         "matmul 64x64": (matmul64, 5000),
         "50-op chain + backward": (chain50_backward, 200),
+        "mul 16 by a Python float": (mul_scalar, 20000),
         "sum 16": (sum_small, 20000),
         "index x[3]": (index_small, 20000),
     }
+
+
+def _raw_launch(ce, x, y, z):
+    """One launch of the compiled ember_binary8 kernel with its arguments built per call, as binary_op does,
+    without its checks and allocation."""
+    import numpy as np
+
+    k = ce._KERNELS("ember_binary8")
+    u64, i32, i64, f32 = np.uint64, np.int32, np.int64, np.float32
+
+    def f():
+        k(
+            (1,),
+            (256,),
+            (
+                u64(x.data.ptr),
+                u64(y.data.ptr),
+                f32(0),
+                i32(1),
+                u64(z.data.ptr),
+                i64(16),
+                i32(0),
+                i32(0),
+                i32(1),
+            ),
+        )
+
+    return f
 
 
 def main(argv=None) -> int:
@@ -78,10 +111,9 @@ def main(argv=None) -> int:
     import ember
 
     torch.set_num_threads(1)
-    torch.set_default_device(args.device)
-    ember.set_default_device(args.device)
+    # NOTE: tensors get device= rather than set_default_device, which wraps every torch op in a function mode
     results = {}
-    e_cases, t_cases = cases(ember), cases(torch)
+    e_cases, t_cases = cases(ember, args.device), cases(torch, args.device)
     for name in e_cases:
         fe, n = e_cases[name]
         ft, _ = t_cases[name]
@@ -96,6 +128,30 @@ def main(argv=None) -> int:
         tc = _bench(lambda: x + y, 20000, args.repeat)
         tt = results["add 16 (no grad)"]["torch_us"]
         results["cupy x + y (16)"] = {"ember_us": tc, "torch_us": tt, "ratio": tc / tt}
+        # the pieces of ember's own launch path (backend/cuda_elementwise.binary_op), and ember's add through
+        # CuPy's ufunc instead of it
+        from ember.backend import cuda_elementwise as ce
+        from ember.backend import get_backend
+
+        be = get_backend(ember.device("cuda"))
+        z = x + y
+        rows = {
+            "cupy empty(16)": lambda: cupy.empty(16, dtype=cupy.float32),
+            "ember binary_op add (arrays)": lambda: be.add(x, y),
+            "cached kernel launch": _raw_launch(ce, x, y, z),
+        }
+        for name, f in rows.items():
+            f()
+            t = _bench(f, 20000, args.repeat)
+            results[name] = {"ember_us": t, "torch_us": tt, "ratio": t / tt}
+        fast = be.add
+        be.add = operator.add
+        try:
+            fe = e_cases["add 16 (no grad)"][0]
+            t = _bench(fe, 20000, args.repeat)
+            results["add 16 (no grad), CuPy ufunc"] = {"ember_us": t, "torch_us": tt, "ratio": t / tt}
+        finally:
+            be.add = fast
         cupy.cuda.Device().synchronize()
     print(
         f"# {time.strftime('%Y-%m-%d')}  python {platform.python_version()}  {platform.machine()}  "

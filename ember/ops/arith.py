@@ -48,7 +48,7 @@ class Add(Op):
     def forward(ctx, a, b, alpha=1):
         ctx.alpha = alpha
         if alpha == 1:
-            return a + b
+            return ctx.be.add(a, b)
         return a + _alpha_for(a, b, alpha) * b
 
     @staticmethod
@@ -70,7 +70,7 @@ class Sub(Op):
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         ctx.alpha = alpha
-        return a - b if alpha == 1 else a - _alpha_for(a, b, alpha) * b
+        return ctx.be.sub(a, b) if alpha == 1 else a - _alpha_for(a, b, alpha) * b
 
     @staticmethod
     def backward(ctx, g):
@@ -101,7 +101,7 @@ class Mul(Op):
     def forward(ctx, a, b):
         need = ctx.needs_input_grad
         ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
-        return a * b
+        return ctx.be.mul(a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -116,7 +116,7 @@ class Div(Op):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
-        return a / b
+        return ctx.be.truediv(a, b)
 
     @staticmethod
     def backward(ctx, g):
