@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One lease: where a training step waits for the GPU, the GPT-2 benchmark (full size with kernel profile, then a
 # host-bound small config with cProfile), the fused-kernel tests, CUDA per-op overhead, the CUDA-specific tests,
-# optionally the whole parity suite on the GPU. Stage switches (environment): KERNEL=0, SMALL=0, OVERHEAD=0,
-# CUDA_TESTS=0 skip a stage; FULL_CPROFILE=1 profiles the full-size step; FULL_SUITE=1 runs every test on the GPU;
+# optionally the whole parity suite on the GPU. Stage switches (environment): SYNC=0, GPT2=0, KERNEL=0, SMALL=0,
+# OVERHEAD=0, CUDA_TESTS=0 skip a stage; FULL_CPROFILE=1 profiles the full-size step; FULL_SUITE=1 runs every test on the GPU;
 # BLOCKING_TESTS="paths" runs them with CUDA_LAUNCH_BLOCKING=1 (BLOCKING_ENV="VAR=value ..." set for them),
 # SANITIZE_TESTS="paths" under compute-sanitizer; PYSPY=1 samples ember's host-bound step with py-spy (from a wheel
 # carried in .whl/) next to torch's time for the same loop.
@@ -20,16 +20,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 python3 -m pip install -q --no-deps --no-build-isolation -e . >/tmp/install.log 2>&1 || python3 -m pip install -q --no-deps -e . >>/tmp/install.log 2>&1
 python3 -c "import cupy, torch, numpy, triton; print('cupy', cupy.__version__, 'torch', torch.__version__, 'numpy', numpy.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
 
-echo "== where a step waits for the GPU ($(left) s left)"
-timeout $(cap 60) python3 benchmarks/find_sync.py >"$OUT/find_sync.log" 2>&1
-grep -E "^(SYNC|ok|round|gpt|pieces)|depth +[0-9]+ " "$OUT/find_sync.log" | grep -v "^ok" | head -40
+if [ "${SYNC:-1}" = 1 ]; then
+    echo "== where a step waits for the GPU ($(left) s left)"
+    timeout $(cap 60) python3 benchmarks/find_sync.py >"$OUT/find_sync.log" 2>&1
+    grep -E "^(SYNC|ok|round|gpt|pieces)|depth +[0-9]+ " "$OUT/find_sync.log" | grep -v "^ok" | head -40
+fi
 
-echo "== GPT-2 124M benchmark ($(left) s left)"
-timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --warmup 2 --profile --json "$OUT/gpt2.json" \
+[ "${GPT2:-1}" = 1 ] && echo "== GPT-2 124M benchmark ($(left) s left)"
+[ "${GPT2:-1}" = 1 ] && timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --warmup 2 --profile --json "$OUT/gpt2.json" \
     ${FULL_CPROFILE:+--cprofile "$OUT/cprofile_full.txt"} >"$OUT/gpt2.log" 2>&1
 [ "${SMALL:-1}" = 1 ] && echo "== GPT-2 host-bound (batch 1, context 64) ($(left) s left)"
 [ "${SMALL:-1}" = 1 ] && timeout $(cap 90) python3 benchmarks/gpt2_cuda.py --batch 1 --block 64 --steps 10 --warmup 3 --json "$OUT/gpt2_small.json" --cprofile "$OUT/cprofile.txt" >>"$OUT/gpt2.log" 2>&1
-python3 benchmarks/gpt2_summary.py "$OUT/gpt2.json" "$OUT/gpt2_small.json"
+ls "$OUT"/gpt2*.json >/dev/null 2>&1 && python3 benchmarks/gpt2_summary.py "$OUT/gpt2.json" "$OUT/gpt2_small.json"
 head -32 "$OUT/cprofile.txt" 2>/dev/null | tail -24 | cut -c1-140
 head -32 "$OUT/cprofile_full.txt" 2>/dev/null | tail -24 | cut -c1-140
 
