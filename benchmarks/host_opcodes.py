@@ -22,11 +22,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 from train_cpu import gpt  # noqa: E402
 
 
-def _counting(counts: collections.Counter):
+def _counting(counts: collections.Counter, calls: collections.Counter):
     def tracer(frame, event, arg):
         frame.f_trace_opcodes = True
         code = frame.f_code
         key = f"{Path(code.co_filename).name}:{code.co_name}"
+        calls[key] += 1
 
         def local(frame, event, arg):
             if event == "opcode":
@@ -61,7 +62,8 @@ def main(argv=None) -> int:
         loss.backward()
         opt.step()
     counts: collections.Counter = collections.Counter()
-    sys.settrace(_counting(counts))
+    calls: collections.Counter = collections.Counter()
+    sys.settrace(_counting(counts, calls))
     try:
         loss = forward()
         fwd = sum(counts.values())
@@ -75,8 +77,9 @@ def main(argv=None) -> int:
     print(
         f"{args.lib}: opcodes per step: forward {fwd}, backward {bwd}, optimizer {total - fwd - bwd}, total {total}"
     )
+    print(f"{'opcodes':>9s} {'calls':>6s} {'per call':>8s}")
     for name, n in counts.most_common(args.top):
-        print(f"{n:9d}  {name}")
+        print(f"{n:9d} {calls[name]:6d} {n / max(calls[name], 1):8.0f}  {name}")
     return 0
 
 

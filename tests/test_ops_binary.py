@@ -681,3 +681,29 @@ def test_broadcast_gradient_of_half_precision_accumulates_in_float32(dtype):
         assert b.grad.dtype == dt
         grads.append(b.grad.float().numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=2 * 2.0**-8, atol=0.05)
+
+
+@pytest.mark.parametrize("bshape", [(41, 5), (5,)])
+@pytest.mark.parametrize("alpha", [1, 0.5])
+@pytest.mark.parametrize("name", ["add", "sub"])
+@pytest.mark.parametrize("da,db", [("float32", "bfloat16"), ("bfloat16", "float32"), ("float16", "bfloat16")])
+def test_mixed_float_add_sub_bit_exact_with_gradient_dtypes(name, da, db, alpha, bshape):
+    """add/sub of float32 and half operands read each operand in its dtype (no cast op before them, as in torch):
+    the float32 result and each gradient, cast back to its input's dtype, are bit-for-bit torch's."""
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 3, 41, 5)).astype(np.float32)
+    y = rng.standard_normal(bshape).astype(np.float32)
+    out = {}
+    for m in (torch, ember):
+        a = m.tensor(x).to(getattr(m, da)).requires_grad_()
+        b = m.tensor(y).to(getattr(m, db)).requires_grad_()
+        r = getattr(m, name)(a, b, alpha=alpha)
+        (r * m.tensor(w)).sum().backward()
+        out[m] = (r, a.grad, b.grad)
+    for k, (e, t) in enumerate(zip(out[ember], out[torch])):
+        assert str(e.dtype) == str(t.dtype).replace("torch", "ember")
+        ev, tv = e.detach().float().numpy(), t.detach().float().numpy()
+        if k == 2 and bshape == (5,):  # summed over the broadcast rows: the order of float32 sums differs
+            np.testing.assert_allclose(ev, tv, rtol=1e-5 if e.dtype == ember.float32 else 8e-3)
+        else:
+            np.testing.assert_array_equal(ev, tv)

@@ -105,10 +105,40 @@ __device__ __forceinline__ float ember_binop(float x, float y, int op) {
     }
 }
 
-// out[i] = a[i] op b[i] (b an array, has_b) or a[i] op s, in float32, for C-contiguous a, b, out of type t;
-// 8 elements per thread per step when vec (all pointers 16-byte aligned), then the n % 8 tail.
+// 8 consecutive elements (the v-th group of 8) of an array of type code t, in float32; 16-byte aligned.
+__device__ __forceinline__ void ember_load8(const void* p, long long v, int t, float* x) {
+    if (t == 0) {
+        ember_f4 a = ((const ember_f4*)p)[2 * v], b = ((const ember_f4*)p)[2 * v + 1];
+        x[0] = a.x; x[1] = a.y; x[2] = a.z; x[3] = a.w; x[4] = b.x; x[5] = b.y; x[6] = b.z; x[7] = b.w;
+        return;
+    }
+    ember_u4 u = ((const ember_u4*)p)[v];
+    unsigned int w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        x[2 * k] = ember_h2f((unsigned short)(w[k] & 0xffffu), t);
+        x[2 * k + 1] = ember_h2f((unsigned short)(w[k] >> 16), t);
+    }
+}
+
+__device__ __forceinline__ void ember_store8(void* p, long long v, int t, const float* x) {
+    if (t == 0) {
+        ((ember_f4*)p)[2 * v] = ember_f4{x[0], x[1], x[2], x[3]};
+        ((ember_f4*)p)[2 * v + 1] = ember_f4{x[4], x[5], x[6], x[7]};
+        return;
+    }
+    unsigned int w[4];
+#pragma unroll
+    for (int k = 0; k < 4; ++k)
+        w[k] = (unsigned int)ember_f2h(x[2 * k], t) | ((unsigned int)ember_f2h(x[2 * k + 1], t) << 16);
+    ((ember_u4*)p)[v] = ember_u4{w[0], w[1], w[2], w[3]};
+}
+
+// out[i] = a[i] op b[i] (b an array, has_b) or a[i] op s, computed in float32, for C-contiguous a, b, out of
+// type codes ta, tb, to (mixed float32 / half operands give a float32 out, as torch's add does without a
+// cast); 8 elements per thread per step when vec (all pointers 16-byte aligned), then the n % 8 tail.
 extern "C" __global__ void ember_binary8(const void* a, const void* b, float s, int has_b, void* out, long long n,
-                                         int t, int op, int vec) {
+                                         int ta, int tb, int to, int op, int vec) {
     long long stride = (long long)gridDim.x * blockDim.x;
     long long start = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long done = 0;
@@ -116,48 +146,16 @@ extern "C" __global__ void ember_binary8(const void* a, const void* b, float s, 
         long long n8 = n >> 3;
         for (long long v = start; v < n8; v += stride) {
             float x[8], y[8];
-            if (t == 0) {
-                ember_f4 p = ((const ember_f4*)a)[2 * v], q = ((const ember_f4*)a)[2 * v + 1];
-                x[0] = p.x; x[1] = p.y; x[2] = p.z; x[3] = p.w; x[4] = q.x; x[5] = q.y; x[6] = q.z; x[7] = q.w;
-                if (has_b) {
-                    p = ((const ember_f4*)b)[2 * v]; q = ((const ember_f4*)b)[2 * v + 1];
-                    y[0] = p.x; y[1] = p.y; y[2] = p.z; y[3] = p.w; y[4] = q.x; y[5] = q.y; y[6] = q.z; y[7] = q.w;
-                }
-            } else {
-                ember_u4 u = ((const ember_u4*)a)[v];
-                unsigned int w[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-                for (int k = 0; k < 4; ++k) {
-                    x[2 * k] = ember_h2f((unsigned short)(w[k] & 0xffffu), t);
-                    x[2 * k + 1] = ember_h2f((unsigned short)(w[k] >> 16), t);
-                }
-                if (has_b) {
-                    u = ((const ember_u4*)b)[v];
-                    unsigned int z[4] = {u.x, u.y, u.z, u.w};
-#pragma unroll
-                    for (int k = 0; k < 4; ++k) {
-                        y[2 * k] = ember_h2f((unsigned short)(z[k] & 0xffffu), t);
-                        y[2 * k + 1] = ember_h2f((unsigned short)(z[k] >> 16), t);
-                    }
-                }
-            }
+            ember_load8(a, v, ta, x);
+            if (has_b) ember_load8(b, v, tb, y);
 #pragma unroll
             for (int k = 0; k < 8; ++k) x[k] = ember_binop(x[k], has_b ? y[k] : s, op);
-            if (t == 0) {
-                ((ember_f4*)out)[2 * v] = ember_f4{x[0], x[1], x[2], x[3]};
-                ((ember_f4*)out)[2 * v + 1] = ember_f4{x[4], x[5], x[6], x[7]};
-            } else {
-                unsigned int w[4];
-#pragma unroll
-                for (int k = 0; k < 4; ++k)
-                    w[k] = (unsigned int)ember_f2h(x[2 * k], t) | ((unsigned int)ember_f2h(x[2 * k + 1], t) << 16);
-                ((ember_u4*)out)[v] = ember_u4{w[0], w[1], w[2], w[3]};
-            }
+            ember_store8(out, v, to, x);
         }
         done = n8 << 3;
     }
     for (long long i = done + start; i < n; i += stride)
-        ember_st(out, i, t, ember_binop(ember_ld(a, i, t), has_b ? ember_ld(b, i, t) : s, op));
+        ember_st(out, i, to, ember_binop(ember_ld(a, i, ta), has_b ? ember_ld(b, i, tb) : s, op));
 }
 
 // out[r, :] = w[idx[r], :] row by row in units of `unit` bytes (16, 8, 4 or 2; upr units per row); a row whose
@@ -285,12 +283,14 @@ _F32_MAX = 3.4028234663852886e38
 
 def binary_op(name: str, fallback):
     """`a <name> b` for CuPy arrays and Python numbers: one launch of ember_binary8 when the arrays are
-    float32/float16/bfloat16 of one dtype and shape, C-contiguous, and any Python number is finite in float32;
+    float32/float16/bfloat16 of one shape, C-contiguous, and any Python number is finite in float32;
     `fallback(a, b)` (the operator, i.e. CuPy's ufunc) for everything else. Halves are computed in float32
-    and rounded once, with the scalar kept in float32 (torch's opmath), which CuPy does not do.
+    and rounded once, with the scalar kept in float32 (torch's opmath), which CuPy does not do. Operands of
+    two float dtypes (float32 and a half, or float16 and bfloat16) give float32, read in place as torch's add
+    does (the fallback gets them cast to float32).
 
     It exists for the host's time: CuPy's ufunc call costs ~8 us of Python and Cython per op, a cached
-    kernel's launch ~5 us (benchmarks/launch_floor.py measures both)."""
+    kernel's launch ~5 us (benchmarks/overhead.py measures both)."""
     import cupy
 
     nd = cupy.ndarray
@@ -298,37 +298,43 @@ def binary_op(name: str, fallback):
     code, code_swapped = _BINARY_OPS[name]
     f32, i32, i64, u64 = np.float32, np.int32, np.int64, np.uint64
     zero = f32(0)
+    f32_dt = np.dtype(np.float32)
     launch = []  # the compiled kernel, bound on the first call
 
     def op(a, b):
         if type(a) is nd:
             arr = a
+            ta = DTYPE_CODE.get(a.dtype)
             if type(b) is nd:
-                if b.dtype != a.dtype or not b._c_contiguous or b.shape != a.shape:
+                tb = DTYPE_CODE.get(b.dtype)
+                if ta is None or tb is None:
                     return fallback(a, b)
+                out_dt = a.dtype if ta == tb else f32_dt
+                if not b._c_contiguous or b.shape != a.shape or not a._c_contiguous or not a.size:
+                    return fallback(a, b) if ta == tb else fallback(cast(a, out_dt), cast(b, out_dt))
                 s, has_b, c = zero, 1, code
             elif (type(b) is float or type(b) is int) and -_F32_MAX <= b <= _F32_MAX:
-                s, has_b, c = f32(b), 0, code
+                s, has_b, c, tb, out_dt = f32(b), 0, code, ta, a.dtype
             else:
                 return fallback(a, b)
         elif type(b) is nd and (type(a) is float or type(a) is int) and -_F32_MAX <= a <= _F32_MAX:
-            arr, s, has_b, c = b, f32(a), 0, code_swapped
+            arr, s, has_b, c, ta, out_dt = b, f32(a), 0, code_swapped, DTYPE_CODE.get(b.dtype), b.dtype
+            tb = ta
         else:
             return fallback(a, b)
-        t = DTYPE_CODE.get(arr.dtype)
         n = arr.size
-        if t is None or not n or not arr._c_contiguous:
+        if ta is None or not n or not arr._c_contiguous:
             return fallback(a, b)
-        out = empty(arr.shape, arr.dtype)
+        out = empty(arr.shape, out_dt)
         pa, po = arr.data.ptr, out.data.ptr
         pb = b.data.ptr if has_b else 0
         vec = (pa | pb | po) & 15 == 0
         if not launch:
             launch.append(_KERNELS("ember_binary8"))
         grid = _grid(max(n >> 3, 1) if vec else n)
-        launch[0](
-            (grid,), (256,), (u64(pa), u64(pb), s, i32(has_b), u64(po), i64(n), i32(t), i32(c), i32(vec))
-        )
+        to = DTYPE_CODE[out_dt]
+        args = (u64(pa), u64(pb), s, i32(has_b), u64(po), i64(n), i32(ta), i32(tb), i32(to), i32(c), i32(vec))
+        launch[0]((grid,), (256,), args)
         return out
 
     op.__name__ = f"cuda_{name}"

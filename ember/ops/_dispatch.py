@@ -147,7 +147,13 @@ def _run(op, args, kwargs, inplace):
             common = _promoted(args)
         if promote == FLOAT and not (common.is_floating_point or common.is_complex):
             common = D._DEFAULT[0]
-        if mixed or first_dt is not common:
+        if (mixed or first_dt is not common) and not (
+            mixed
+            and common is D.float32
+            and op.mixed_floats
+            and not (inplace or kwargs)
+            and _small_floats(args)
+        ):
             args = tuple(
                 _cast(a, common) if isinstance(a, Tensor) and a._dtype is not common else a for a in args
             )
@@ -234,6 +240,17 @@ def _run(op, args, kwargs, inplace):
         if any(r is not None for r in diff):
             _record(ctx, args, outs, diff, upcast)
     return res
+
+
+_SMALL_FLOATS = frozenset((D.float32, D.float16, D.bfloat16))
+
+
+def _small_floats(args) -> bool:
+    """Every operand a tensor of float32, float16 or bfloat16 (what mixed_floats ops read in place)."""
+    for a in args:
+        if not isinstance(a, Tensor) or a._dtype not in _SMALL_FLOATS:
+            return False
+    return True
 
 
 def _record(ctx, args, outs, res, upcast=None, pre=None) -> None:

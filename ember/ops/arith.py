@@ -43,13 +43,15 @@ def _require_tensors(name: str, input, other, first_only: bool = False) -> None:
 
 class Add(Op):
     promote = SAME
+    mixed_floats = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         ctx.alpha = alpha
+        be = ctx.be
         if alpha == 1:
-            return ctx.be.add(a, b)
-        return a + _alpha_for(a, b, alpha) * b
+            return be.add(a, b)
+        return be.add(a, be.mul(_alpha_for(a, b, alpha), b))
 
     @staticmethod
     def backward(ctx, g):
@@ -66,11 +68,13 @@ class Add(Op):
 
 class Sub(Op):
     promote = SAME
+    mixed_floats = True
 
     @staticmethod
     def forward(ctx, a, b, alpha=1):
         ctx.alpha = alpha
-        return ctx.be.sub(a, b) if alpha == 1 else a - _alpha_for(a, b, alpha) * b
+        be = ctx.be
+        return be.sub(a, b) if alpha == 1 else be.sub(a, be.mul(_alpha_for(a, b, alpha), b))
 
     @staticmethod
     def backward(ctx, g):

@@ -35,6 +35,9 @@ class Op:
 
     promote = NONE
     upcast_half = False  # compute float16/bfloat16 in float32 and round once, as torch does ("cpu": only on CPU)
+    # forward takes float32/float16/bfloat16 operands of different dtypes and gives float32 without a cast op
+    # before it (as torch's add kernels read each operand's dtype); autograd casts each gradient back
+    mixed_floats = False
     # forward saves its float32-upcast input unmodified: under create_graph backward then gets the
     # differentiable cast of the input (else the saved copy is a constant and higher derivatives lose a term)
     saves_upcast_input = False

@@ -178,3 +178,45 @@ def test_ember_autograd_through_the_kernel_matches_torch():
     ((ex * ey + ex) / (ey * ey + 1.0) - 0.5 * ex).sum().backward()
     np.testing.assert_allclose(ex.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ey.grad.cpu().numpy(), ty.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("da,db", [("float32", "bfloat16"), ("float16", "float32"), ("bfloat16", "float16")])
+@pytest.mark.parametrize("n", [7, 4099])
+def test_mixed_float_operands_give_float32(name, da, db, n):
+    import cupy
+
+    rng = np.random.default_rng(n)
+    x = _values(rng, n).astype(DT[da])
+    y = rng.permutation(_values(rng, n)).astype(DT[db])
+    fn = _fn(name)
+    want = _ref(name, x.astype(np.float32), y.astype(np.float32), np.float32)
+    _same_bits(fn(cupy.asarray(x), cupy.asarray(y)).get(), want)
+    # shapes that broadcast take CuPy's ufunc on float32 casts: the same values
+    got = fn(cupy.asarray(x).reshape(1, n), cupy.asarray(y).reshape(n, 1)[:3]).get()
+    want = _ref(name, x.astype(np.float32).reshape(1, n), y.astype(np.float32).reshape(n, 1)[:3], np.float32)
+    _same_bits(got, want)
+
+
+def test_ember_mixed_add_matches_torch_without_a_cast():
+    """float32 + bfloat16 on CUDA (the residual add under autocast) is one kernel, bit-exact with torch, and
+    the bfloat16 operand's gradient comes back in bfloat16."""
+    import torch
+
+    import ember
+
+    rng = np.random.default_rng(13)
+    x, y, w = rng.standard_normal((3, 8, 257)).astype(np.float32)
+    tx = torch.tensor(x, device="cuda", requires_grad=True)
+    ty = torch.tensor(y, device="cuda").bfloat16().requires_grad_()
+    ex = ember.tensor(x, device="cuda", requires_grad=True)
+    ey = ember.tensor(y, device="cuda").bfloat16().requires_grad_()
+    tr, er = tx + ty, ex + ey
+    assert er.dtype == ember.float32 and er.grad_fn.name() == "AddBackward0"
+    assert "ToCopy" not in er.grad_fn.next_functions[1][0].name()  # ey's own node: no cast between
+    np.testing.assert_array_equal(er.detach().cpu().numpy(), tr.detach().cpu().numpy())
+    (tr * torch.tensor(w, device="cuda")).sum().backward()
+    (er * ember.tensor(w, device="cuda")).sum().backward()
+    assert ey.grad.dtype == ember.bfloat16
+    np.testing.assert_array_equal(ey.grad.float().cpu().numpy(), ty.grad.float().cpu().numpy())
+    np.testing.assert_array_equal(ex.grad.cpu().numpy(), tx.grad.cpu().numpy())
