@@ -189,10 +189,15 @@ extern "C" __global__ void ember_gather_rows(const void* w, const long long* idx
 )
 
 
-def _empty(shape, dtype):
-    import cupy
+_CUPY_EMPTY = []  # cupy.empty, bound on first use (this module imports without CuPy)
 
-    return cupy.empty(shape, dtype=dtype)
+
+def _empty(shape, dtype):
+    if not _CUPY_EMPTY:
+        import cupy
+
+        _CUPY_EMPTY.append(cupy.empty)
+    return _CUPY_EMPTY[0](shape, dtype=dtype)
 
 
 _KERNELS = Kernels(_SRC)
@@ -206,7 +211,7 @@ def cast(a, dtype):
     """a.astype(dtype) for float32/float16/bfloat16 C-contiguous arrays (else CuPy's astype). Also cheaper to
     launch than CuPy's astype (~5 vs ~15 us of host time), so small arrays take it too."""
     ti, to = DTYPE_CODE.get(a.dtype), DTYPE_CODE.get(dtype)
-    if ti is None or to is None or ti == to or a.size == 0 or not a.flags.c_contiguous or a.data.ptr % 16:
+    if ti is None or to is None or ti == to or a.size == 0 or not a._c_contiguous or a.data.ptr % 16:
         return a.astype(dtype)
     out = _empty(a.shape, dtype)
     n = a.size
@@ -221,7 +226,7 @@ def bias_add_(x, b) -> bool:
     t = DTYPE_CODE.get(x.dtype)
     if t is None or b.dtype != x.dtype or b.ndim != 1 or x.ndim < 1 or x.shape[-1] != b.shape[0]:
         return False
-    if not (x.flags.c_contiguous and b.flags.c_contiguous) or x.size == 0:
+    if not (x._c_contiguous and b._c_contiguous) or x.size == 0:
         return False
     n = b.shape[0]
     rows = x.size // n

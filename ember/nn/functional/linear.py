@@ -40,7 +40,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return dispatch(_Linear, (input, weight, bias))
 
 
-_GEMM_SUM = frozenset(("float32", "float16", "bfloat16"))
+_GEMM_SUM = frozenset(cuda_elementwise.DTYPE_CODE)  # float32, float16, bfloat16 (NumPy dtypes)
 
 
 class _Linear(Op):
@@ -69,7 +69,7 @@ class _Linear(Op):
         ref = x if x is not None else w
         if ref is not None and g._dtype is not ref._dtype:  # half inputs were saved as float32
             g = O.to_dtype(g, ref._dtype)
-        if not STATE.enabled and g._device.type == "cuda" and g._data.dtype.name in _GEMM_SUM:
+        if not STATE.enabled and g._device.type == "cuda" and g._data.dtype in _GEMM_SUM:
             return _linear_backward_arrays(ctx.be, g, x, w, need)
         n_out = g.shape[-1]
         gx = gw = gb = None
@@ -99,7 +99,7 @@ def _linear_backward_arrays(be, g, x, w, need):
         gx = _wrap(be.matmul(gd, w._data), dt, dev)
     if need[1] or need[2]:
         g2 = gd.reshape(-1, n_out)
-        if not g2.flags.c_contiguous:
+        if not g2._c_contiguous:  # CuPy's attribute (.flags builds an object per call)
             g2 = be.xp.ascontiguousarray(g2)
         if need[1]:
             xd = x._data
