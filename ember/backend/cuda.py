@@ -48,8 +48,12 @@ class CUDABackend:
 
         self._matmul_flags = backends.cuda.matmul  # allow_tf32, read at every float32 matmul
         self.cast = cuda_elementwise.cast  # a.astype(dtype); float32 <-> float16/bfloat16 by ember's kernels
-        # a op b: a cached kernel's launch where CuPy's ufunc would cost ~3 us more of host time per op
-        binary = cuda_elementwise.binary_op
+        # a op b: a cached kernel's launch where CuPy's ufunc would cost ~3 us more of host time per op (CuPy's
+        # ufuncs with EMBER_CUDA_FUSED_ARITH=0; float32 + half operands are then cast to float32 first)
+        if os.environ.get("EMBER_CUDA_FUSED_ARITH", "1") == "1":
+            binary = cuda_elementwise.binary_op
+        else:
+            binary = cuda_elementwise.cupy_binary_op
         self.add = binary("add", operator.add)
         self.sub = binary("sub", operator.sub)
         self.mul = binary("mul", operator.mul)

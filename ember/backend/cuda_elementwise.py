@@ -344,3 +344,18 @@ def binary_op(name: str, fallback):
 
     op.__name__ = f"cuda_{name}"
     return op
+
+
+def cupy_binary_op(name: str, fallback):
+    """`fallback` (CuPy's ufunc) with float32 + half operands cast to float32 first: binary_op's semantics
+    without its kernel (EMBER_CUDA_FUSED_ARITH=0)."""
+
+    def op(a, b):
+        da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
+        if da is not None and db is not None and da != db and da in DTYPE_CODE and db in DTYPE_CODE:
+            f32 = np.dtype(np.float32)
+            return fallback(cast(a, f32), cast(b, f32))
+        return fallback(a, b)
+
+    op.__name__ = f"cupy_{name}"
+    return op
