@@ -12,6 +12,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from tests.gpu.bits import float_values, same_bits
+
 pytestmark = pytest.mark.cuda
 
 DT = {
@@ -22,22 +24,11 @@ DT = {
 OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv}
 
 
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-42, 3.0e38, 65000.0, 1.00390625]
+
+
 def _values(rng, n):
-    x = (rng.standard_normal(n) * 10.0 ** rng.integers(-4, 4, n)).astype(np.float32)
-    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-42, 3.0e38, 65000.0, 1.00390625])
-    k = min(n, special.size)
-    x[:k] = special[:k]
-    return x
-
-
-def _same_bits(got, want):
-    """Bit-for-bit equal, except that any NaN matches any NaN."""
-    assert got.dtype == want.dtype and got.shape == want.shape
-    g, w = got.astype(np.float32), want.astype(np.float32)
-    np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
-    ok = ~np.isnan(w)
-    ib = {2: np.uint16, 4: np.uint32}[got.itemsize]
-    np.testing.assert_array_equal(got.view(ib)[ok], want.view(ib)[ok])
+    return float_values(rng, n, 4, SPECIAL)
 
 
 def _ref(name, x, y, dt):
@@ -65,7 +56,7 @@ def test_array_op_array_bit_exact(name, dtype, n):
     x = _values(rng, n).astype(DT[dtype])
     y = rng.permutation(_values(rng, n)).astype(DT[dtype])
     got = _fn(name)(cupy.asarray(x), cupy.asarray(y)).get()
-    _same_bits(got, _ref(name, x, y, DT[dtype]))
+    same_bits(got, _ref(name, x, y, DT[dtype]))
 
 
 @pytest.mark.parametrize("name", list(OPS))
@@ -77,8 +68,8 @@ def test_scalar_on_either_side_bit_exact(name, dtype, scalar):
     x = _values(np.random.default_rng(3), 1003).reshape(17, 59).astype(DT[dtype])
     fn = _fn(name)
     d = cupy.asarray(x)
-    _same_bits(fn(d, scalar).get(), _ref(name, x, scalar, DT[dtype]))
-    _same_bits(fn(scalar, d).get(), _ref(name, scalar, x, DT[dtype]))
+    same_bits(fn(d, scalar).get(), _ref(name, x, scalar, DT[dtype]))
+    same_bits(fn(scalar, d).get(), _ref(name, scalar, x, DT[dtype]))
 
 
 def test_unaligned_views_and_shapes():
@@ -88,10 +79,10 @@ def test_unaligned_views_and_shapes():
     x = _values(np.random.default_rng(5), 4099).astype(DT["bfloat16"])
     y = _values(np.random.default_rng(6), 4099).astype(DT["bfloat16"])
     dx, dy = cupy.asarray(x), cupy.asarray(y)
-    _same_bits(fn(dx[1:], dy[:-1]).get(), _ref("mul", x[1:], y[:-1], DT["bfloat16"]))  # offset by 2 bytes
-    _same_bits(fn(dx[3:], 0.75).get(), _ref("mul", x[3:], 0.75, DT["bfloat16"]))
+    same_bits(fn(dx[1:], dy[:-1]).get(), _ref("mul", x[1:], y[:-1], DT["bfloat16"]))  # offset by 2 bytes
+    same_bits(fn(dx[3:], 0.75).get(), _ref("mul", x[3:], 0.75, DT["bfloat16"]))
     a, b = dx[:4096].reshape(2, 32, 64), dy[:4096].reshape(2, 32, 64)
-    _same_bits(fn(a, b).get(), _ref("mul", x[:4096], y[:4096], DT["bfloat16"]).reshape(2, 32, 64))
+    same_bits(fn(a, b).get(), _ref("mul", x[:4096], y[:4096], DT["bfloat16"]).reshape(2, 32, 64))
     z = cupy.asarray(np.float32(2.0))  # 0-d
     assert fn(z, z).shape == () and float(fn(z, z)) == 4.0
 
@@ -191,11 +182,11 @@ def test_mixed_float_operands_give_float32(name, da, db, n):
     y = rng.permutation(_values(rng, n)).astype(DT[db])
     fn = _fn(name)
     want = _ref(name, x.astype(np.float32), y.astype(np.float32), np.float32)
-    _same_bits(fn(cupy.asarray(x), cupy.asarray(y)).get(), want)
+    same_bits(fn(cupy.asarray(x), cupy.asarray(y)).get(), want)
     # shapes that broadcast take CuPy's ufunc on float32 casts: the same values
     got = fn(cupy.asarray(x).reshape(1, n), cupy.asarray(y).reshape(n, 1)[:3]).get()
     want = _ref(name, x.astype(np.float32).reshape(1, n), y.astype(np.float32).reshape(n, 1)[:3], np.float32)
-    _same_bits(got, want)
+    same_bits(got, want)
 
 
 def test_ember_mixed_add_matches_torch_without_a_cast():

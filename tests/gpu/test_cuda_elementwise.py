@@ -9,6 +9,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
+from tests.gpu.bits import float_values, same_bits
+
 pytestmark = pytest.mark.cuda
 
 DT = {
@@ -18,12 +20,11 @@ DT = {
 }
 
 
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-42, 3.4e38, 65520.0, 1.00390625]
+
+
 def _values(rng, n):
-    x = (rng.standard_normal(n) * 10.0 ** rng.integers(-6, 6, n)).astype(np.float32)
-    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -1e-42, 3.4e38, 65520.0, 1.00390625])
-    k = min(n, special.size)
-    x[:k] = special[:k]
-    return x
+    return float_values(rng, n, 6, SPECIAL)
 
 
 @pytest.mark.parametrize("src", ["float32", "float16", "bfloat16"])
@@ -39,16 +40,7 @@ def test_cast_matches_numpy_bit_for_bit(src, dst, n):
     got = cast(cupy.asarray(x), DT[dst]).get()
     want = x.astype(DT[dst])
     assert got.dtype == want.dtype and got.shape == want.shape
-    _same_bits(got, want)
-
-
-def _same_bits(got, want):
-    """Bit-for-bit equal, except that any NaN matches any NaN (the GPU's cvt writes the canonical NaN)."""
-    g, w = got.astype(np.float32), want.astype(np.float32)
-    assert np.array_equal(np.isnan(g), np.isnan(w))
-    ok = ~np.isnan(w)
-    ib = {2: np.uint16, 4: np.uint32}[got.itemsize]
-    np.testing.assert_array_equal(got.view(ib)[ok], want.view(ib)[ok])
+    same_bits(got, want)
 
 
 def test_cast_of_unaligned_and_strided_views():
@@ -60,7 +52,7 @@ def test_cast_of_unaligned_and_strided_views():
     d = cupy.asarray(x)
     for view, ref in ((d[1:], x[1:]), (d[::2], x[::2]), (d.reshape(1, -1)[:, 3:], x.reshape(1, -1)[:, 3:])):
         got = cast(view, DT["bfloat16"]).get()
-        _same_bits(got, ref.astype(DT["bfloat16"]))
+        same_bits(got, ref.astype(DT["bfloat16"]))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
