@@ -201,6 +201,8 @@ def _empty(shape, dtype):
 
 
 _KERNELS = Kernels(_SRC)
+# int32 kernel arguments of small values, built once (a NumPy scalar costs ~0.1 us per construction)
+_I32 = tuple(np.int32(k) for k in range(8))
 
 
 def _grid(work: int) -> int:
@@ -215,7 +217,7 @@ def cast(a, dtype):
         return a.astype(dtype)
     out = _empty(a.shape, dtype)
     n = a.size
-    args = (pointer(a), pointer(out), np.int64(n), np.int32(ti), np.int32(to))
+    args = (pointer(a), pointer(out), np.int64(n), _I32[ti], _I32[to])
     _KERNELS("ember_cast8")((_grid(max(n >> 3, 1)),), (256,), args)
     return out
 
@@ -232,7 +234,7 @@ def bias_add_(x, b) -> bool:
     rows = x.size // n
     vec = int(n % 8 == 0 and x.data.ptr % 16 == 0 and b.data.ptr % 16 == 0)
     work = (rows * n) >> 3 if vec else rows * n
-    args = (pointer(x), pointer(b), np.int64(rows), np.int64(n), np.int32(t), np.int32(vec))
+    args = (pointer(x), pointer(b), np.int64(rows), np.int64(n), _I32[t], _I32[vec])
     _KERNELS("ember_bias_add")((_grid(work),), (256,), args)
     return True
 
@@ -301,7 +303,7 @@ def binary_op(name: str, fallback):
     nd = cupy.ndarray
     empty = cupy.empty
     code, code_swapped = _BINARY_OPS[name]
-    f32, i32, i64, u64 = np.float32, np.int32, np.int64, np.uint64
+    f32, i64, u64, i32 = np.float32, np.int64, np.uint64, _I32
     zero = f32(0)
     f32_dt = np.dtype(np.float32)
     launch = []  # the compiled kernel, bound on the first call
@@ -338,7 +340,7 @@ def binary_op(name: str, fallback):
             launch.append(_KERNELS("ember_binary8"))
         grid = _grid(max(n >> 3, 1) if vec else n)
         to = DTYPE_CODE[out_dt]
-        args = (u64(pa), u64(pb), s, i32(has_b), u64(po), i64(n), i32(ta), i32(tb), i32(to), i32(c), i32(vec))
+        args = (u64(pa), u64(pb), s, i32[has_b], u64(po), i64(n), i32[ta], i32[tb], i32[to], i32[c], i32[vec])
         launch[0]((grid,), (256,), args)
         return out
 
