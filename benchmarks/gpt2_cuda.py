@@ -1,6 +1,6 @@
 """GPT-2 124M training on one GPU, ember vs torch, same model code and initial weights, in one run.
 
-    python benchmarks/gpt2_cuda.py [--batch 16] [--steps 10] [--warmup 3] [--profile] [--json out.json]
+    python benchmarks/gpt2_cuda.py [--batch 16] [--steps 10] [--warmup 3] [--profile] [--cuda-graph] [--json out.json]
 
 Model: nanoGPT's GPT-2 small (vocab 50304, 12 layers, width 768, 12 heads, context 1024, tied embeddings,
 tanh GELU), written once in benchmarks/train_cpu.py against the torch API and built for each library.
@@ -67,6 +67,54 @@ def _bench(lib, model, batches, steps: int, warmup: int):
         "max_allocated_gib": cuda.max_memory_allocated() / 2**30,
         "max_reserved_gib": cuda.max_memory_reserved() / 2**30,
     }, _make_step(lib, model, opt, xs[0], ys[0])
+
+
+def _bench_graph(lib, model, batches, steps: int) -> dict:
+    """The same step captured once as a CUDA graph and replayed (AdamW with capturable=True, the form a graph
+    can hold): the host does nothing per step but copy the batch into the static inputs and launch."""
+    cuda = lib.cuda
+    opt = lib.optim.AdamW(model.parameters(), lr=6e-4, betas=(0.9, 0.95), weight_decay=0.1, capturable=True)
+    sx = lib.tensor(batches[0][:, :-1].copy(), device="cuda")
+    sy = lib.tensor(batches[0][:, 1:].copy(), device="cuda")
+
+    def step():
+        with lib.autocast("cuda", dtype=lib.bfloat16):
+            loss = model(sx, sy)
+        loss.backward()
+        opt.step()
+        return loss
+
+    side = cuda.Stream()
+    side.wait_stream(cuda.current_stream())
+    with cuda.stream(side):  # warm-up: kernels compile and load, optimizer state appears
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            step()
+    cuda.current_stream().wait_stream(side)
+    graph = cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    t0 = time.perf_counter()
+    with cuda.graph(graph):
+        static_loss = step()
+    capture_s = time.perf_counter() - t0
+    times, losses = [], []
+    for i in range(steps):
+        b = batches[i % len(batches)]
+        t0 = time.perf_counter()
+        sx.copy_(lib.tensor(b[:, :-1].copy(), device="cuda"))
+        sy.copy_(lib.tensor(b[:, 1:].copy(), device="cuda"))
+        graph.replay()
+        cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        losses.append(static_loss.item())
+    pool = graph.pool()
+    return {
+        "graph_step_ms": 1e3 * statistics.median(times),
+        "graph_losses": losses[:5],
+        "graph_capture_s": round(capture_s, 2),
+        # torch's counters include the graph's private pool; ember's pool is the graph's own
+        "graph_pool_gib": pool.total_bytes() / 2**30 if hasattr(pool, "total_bytes") else None,
+    }
 
 
 def _profile(step, torch) -> tuple:
@@ -158,6 +206,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", default=None)
     p.add_argument("--block", type=int, default=CFG["block"], help="context length (small: host-bound steps)")
     p.add_argument("--cprofile", default=None, help="write cProfile's top functions of one ember step here")
+    p.add_argument("--cuda-graph", action="store_true", help="also time the step captured as a CUDA graph")
     args = p.parse_args(argv)
     CFG["block"] = args.block
 
@@ -191,6 +240,11 @@ def main(argv=None) -> int:
             r["gemm_tflops"] = round(_linear_flops(result["tokens_per_step"]) / (gemm_ms * 1e-3) / 1e12, 1)
         if args.cprofile and name == "ember":
             _cprofile(step, lib, args.cprofile)
+        if args.cuda_graph:
+            del step
+            r.update(_bench_graph(lib, model, batches, args.steps))
+            r["graph_tokens_per_s"] = result["tokens_per_step"] / (r["graph_step_ms"] / 1e3)
+            step = None
         result[name] = r
         del step
         torch.cuda.empty_cache()

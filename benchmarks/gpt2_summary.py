@@ -25,6 +25,11 @@ def main(argv=None) -> int:
                 f"alloc {x['max_allocated_gib']:.2f} GiB reserved {x['max_reserved_gib']:.2f} GiB losses "
                 f"{x['losses']} GEMM TFLOP/s {x.get('gemm_tflops')}"
             )
+            if "graph_step_ms" in x:
+                print(
+                    f"{lib} CUDA graph: {x['graph_step_ms']:.1f} ms/step {x['graph_tokens_per_s']:.0f} tok/s "
+                    f"losses {x['graph_losses']} capture {x['graph_capture_s']} s pool {x['graph_pool_gib']} GiB"
+                )
             for k in x.get("top_kernels", [])[:12]:
                 print("   ", k)
             g = x.get("gpu_gaps")

@@ -2,7 +2,8 @@
 # One lease: where a training step waits for the GPU, the GPT-2 benchmark (full size with kernel profile, then a
 # host-bound small config with cProfile), the fused-kernel tests, CUDA per-op overhead, the CUDA-specific tests,
 # optionally the whole parity suite on the GPU. Stage switches (environment): SYNC=0, GPT2=0, KERNEL=0, SMALL=0,
-# OVERHEAD=0, CUDA_TESTS=0 skip a stage; FULL_CPROFILE=1 profiles the full-size step; FULL_SUITE=1 runs every test on the GPU;
+# OVERHEAD=0, CUDA_TESTS=0 skip a stage; FULL_CPROFILE=1 profiles the full-size step; CUDA_GRAPH=1 also times
+# the step captured as a CUDA graph; FULL_SUITE=1 runs every test on the GPU;
 # BLOCKING_TESTS="paths" runs them with CUDA_LAUNCH_BLOCKING=1 (BLOCKING_ENV="VAR=value ..." set for them),
 # SANITIZE_TESTS="paths" under compute-sanitizer; PYSPY=1 samples ember's host-bound step with py-spy (from a wheel
 # carried in .whl/) next to torch's time for the same loop.
@@ -28,7 +29,7 @@ fi
 
 [ "${GPT2:-1}" = 1 ] && echo "== GPT-2 124M benchmark ($(left) s left)"
 [ "${GPT2:-1}" = 1 ] && timeout $(cap 160) python3 benchmarks/gpt2_cuda.py --steps ${GPT2_STEPS:-6} --warmup 2 --profile --json "$OUT/gpt2.json" \
-    ${FULL_CPROFILE:+--cprofile "$OUT/cprofile_full.txt"} >"$OUT/gpt2.log" 2>&1
+    ${FULL_CPROFILE:+--cprofile "$OUT/cprofile_full.txt"} ${CUDA_GRAPH:+--cuda-graph} >"$OUT/gpt2.log" 2>&1
 [ "${SMALL:-1}" = 1 ] && echo "== GPT-2 host-bound (batch 1, context 64) ($(left) s left)"
 [ "${SMALL:-1}" = 1 ] && timeout $(cap 90) python3 benchmarks/gpt2_cuda.py --batch 1 --block 64 --steps 10 --warmup 3 --json "$OUT/gpt2_small.json" --cprofile "$OUT/cprofile.txt" >>"$OUT/gpt2.log" 2>&1
 ls "$OUT"/gpt2*.json >/dev/null 2>&1 && python3 benchmarks/gpt2_summary.py "$OUT/gpt2.json" "$OUT/gpt2_small.json"
@@ -56,7 +57,7 @@ XD=$(python3 -c "import xdist" 2>/dev/null && echo "-n ${NPROC:-4}")
 [ "${KERNEL:-1}" = 1 ] && timeout $(cap 240) python3 -m pytest -q $XD -p no:cacheprovider -m cuda ${KERNEL_TESTS:-tests/gpu/test_triton_launch.py \
     tests/gpu/test_flash_attention_cuda.py tests/gpu/test_attention_cuda.py tests/gpu/test_fused_norm_act_cuda.py \
     tests/gpu/test_fused_loss_optim_cuda.py tests/gpu/test_cuda_elementwise.py tests/gpu/test_fused_dropout_cuda.py \
-    tests/gpu/test_fused_softmax_cuda.py tests/gpu/test_cuda_binary.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
+    tests/gpu/test_fused_softmax_cuda.py tests/gpu/test_cuda_binary.py tests/gpu/test_cuda_graph.py} 2>&1 | tee "$OUT/kernel_tests.log" | grep -E "^(FAILED|ERROR)|passed|failed" | cut -c1-220 | tail -40
 
 if [ -n "${BLOCKING_TESTS:-}" ]; then
     echo "== $BLOCKING_TESTS on the GPU, CUDA_LAUNCH_BLOCKING=1, stop at the first failure ($(left) s left)"

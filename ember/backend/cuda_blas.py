@@ -60,6 +60,9 @@ def gemm_batched(
         return c
     dt, ct = _dtype_code(a.dtype), _dtype_code(c.dtype)
     handle = cupy.cuda.device.get_cublas_handle()
+    # the handle is shared with CuPy and keeps the stream it was last given: ours is the current one (a GEMM on
+    # another stream would race with the kernels around it, and break a CUDA graph capture)
+    cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)
     if batch == 1:
         cublas.gemmEx(
             handle,

@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from .cuda_common import Kernels
+from .cuda_graph import check_no_capture
 
 ENABLED = os.environ.get("EMBER_CUDA_FUSED_OPTIM", "1") == "1"
 
@@ -198,6 +199,10 @@ def adam_step(
     """One Adam/AdamW update of every tensor of `table` (built with columns param, exp_avg, exp_avg_sq,
     max_exp_avg_sq and the extra step-pointer column) with float32 gradients `grads` (C-contiguous, same
     order); step_size, bc2_sqrt, steps: per-tensor float64 host values of this step."""
+    check_no_capture(
+        "the fused Adam/AdamW step computes its bias corrections on the host each step, which a CUDA graph "
+        "would freeze at their captured values: construct the optimizer with capturable=True to capture its step"
+    )
     import cupy
 
     n = table.count

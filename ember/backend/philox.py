@@ -19,6 +19,8 @@ import operator
 
 import numpy as np
 
+from . import cuda_graph  # NumPy-only at import
+
 __all__ = ["PhiloxEngine", "philox4x32_10", "philox_blocks", "philox_blocks_cuda"]
 
 M0, M1 = 0xD2511F53, 0xCD9E8D57  # round multipliers
@@ -242,11 +244,20 @@ class PhiloxEngine:
             return self.xp.cuda.Device(self.device_index)
         return contextlib.nullcontext()
 
+    def reserve(self, nb: int) -> tuple:
+        """(seed, offset) of the next nb blocks, for a kernel that computes them itself; advances the stream.
+        Refused while a CUDA graph is captured (its replays would repeat the same numbers)."""
+        if cuda_graph.CAPTURING[0] and _is_cupy(self.xp):
+            raise RuntimeError(f"ember: {cuda_graph.RNG_MESSAGE}")
+        offset = self._offset
+        self._offset = (offset + nb) & _MASK64
+        return self._seed, offset
+
     def _words(self, n: int):
         """The next n uint32 words; consumes ceil(n / 4) blocks."""
         nb = -(-n // 4)
-        blocks = philox_blocks(self.xp, self._seed, self._offset, nb)
-        self._offset = (self._offset + nb) & _MASK64
+        seed, offset = self.reserve(nb)
+        blocks = philox_blocks(self.xp, seed, offset, nb)
         return blocks.reshape(-1)[:n]
 
     def _bits64(self, n: int):

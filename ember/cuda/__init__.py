@@ -289,7 +289,10 @@ def memory_summary(device=None, abbreviated: bool = False) -> str:
     return "\n".join(lines)
 
 
+from .graphs import CUDAGraph, graph, graph_pool_handle, is_current_stream_capturing  # noqa: E402
+
 __all__ = [
+    "CUDAGraph", "graph", "graph_pool_handle", "is_current_stream_capturing",
     "Event", "OutOfMemoryError", "Stream", "current_device", "current_stream", "default_stream", "device",
     "device_count", "empty_cache", "get_device_capability", "get_device_name", "get_device_properties",
     "get_rng_state", "is_available", "is_bf16_supported", "manual_seed", "manual_seed_all", "max_memory_allocated",

@@ -91,9 +91,7 @@ def _fused_dropout(input: Tensor, p: float):
 
     if not cuda_dropout.supports(input._data):
         return None
-    eng = _gen(None, input._device)._engine
-    seed, offset = eng._seed, eng._offset
-    eng._offset = (offset + cuda_dropout.blocks(input.numel())) & ((1 << 64) - 1)
+    seed, offset = _gen(None, input._device)._engine.reserve(cuda_dropout.blocks(input.numel()))
     return dispatch(_FusedDropout, (input,), {"p": float(p), "seed": int(seed), "offset": int(offset)})
 
 

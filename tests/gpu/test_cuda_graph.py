@@ -1,0 +1,151 @@
+"""ember.cuda.CUDAGraph / ember.cuda.graph: capture and replay against eager execution and against torch's
+CUDA graphs (the same pattern: warm up on a side stream, capture, copy new data into the static inputs,
+replay); what cannot be captured fails with a clear error and leaves the stream usable. Marked `cuda`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ember
+
+pytestmark = pytest.mark.cuda
+
+
+def _mlp(m, seed):
+    m.manual_seed(seed)
+    return m.nn.Sequential(m.nn.Linear(33, 64), m.nn.GELU(), m.nn.Linear(64, 10)).to("cuda")
+
+
+def test_replay_recomputes_from_the_static_input():
+    x = ember.randn(5, 7, device="cuda")
+    w = ember.randn(7, 3, device="cuda")
+    g = ember.cuda.CUDAGraph()
+    s = ember.cuda.Stream()
+    s.wait_stream(ember.cuda.current_stream())
+    with ember.cuda.stream(s):  # warm-up: kernels compile and load outside the capture
+        (x @ w * 2.0 + 1.0).relu()
+    ember.cuda.current_stream().wait_stream(s)
+    with ember.cuda.graph(g):
+        assert ember.cuda.is_current_stream_capturing()
+        y = (x @ w * 2.0 + 1.0).relu()
+    assert not ember.cuda.is_current_stream_capturing()
+    for k in range(3):
+        new = np.random.default_rng(k).standard_normal((5, 7)).astype(np.float32)
+        x.copy_(ember.tensor(new, device="cuda"))
+        g.replay()
+        want = np.maximum(new @ w.cpu().numpy() * 2.0 + 1.0, 0.0)
+        np.testing.assert_allclose(y.cpu().numpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def _train(m, graphed, batches, opt_name, kw):
+    """8 steps of the MLP on `batches` with library m: eagerly, or 3 warm-up steps on a side stream (they
+    train too, as in torch's recipe) then one captured step replayed for the other 5 batches."""
+    model = _mlp(m, 0)
+    if m is torch:  # ember's initial weights
+        with torch.no_grad():
+            for p, q in zip(model.parameters(), _mlp(ember, 0).parameters()):
+                p.copy_(torch.tensor(q.detach().cpu().numpy()))
+    opt = getattr(m.optim, opt_name)(model.parameters(), **kw)
+    sx = m.zeros(16, 33, device="cuda")
+    sy = m.zeros(16, dtype=m.int64, device="cuda")
+
+    def step():
+        loss = m.nn.functional.cross_entropy(model(sx), sy)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def feed(i):
+        sx.copy_(m.tensor(batches[i][0], device="cuda"))
+        sy.copy_(m.tensor(batches[i][1], device="cuda"))
+
+    losses = []
+    if not graphed:
+        for i in range(8):
+            feed(i)
+            opt.zero_grad(set_to_none=True)
+            losses.append(float(step()))
+    else:
+        s = m.cuda.Stream()
+        s.wait_stream(m.cuda.current_stream())
+        with m.cuda.stream(s):
+            for i in range(3):
+                feed(i)
+                opt.zero_grad(set_to_none=True)
+                losses.append(float(step()))
+        m.cuda.current_stream().wait_stream(s)
+        g = m.cuda.CUDAGraph()
+        opt.zero_grad(set_to_none=True)
+        with m.cuda.graph(g):
+            static_loss = step()
+        for i in range(3, 8):
+            feed(i)
+            g.replay()
+            losses.append(float(static_loss))
+    return losses, [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("opt_name", ["SGD", "AdamW"])
+def test_captured_training_step_matches_eager_and_torch(opt_name):
+    """A whole step (forward, cross-entropy, backward, optimizer) captured once and replayed for new batches:
+    the losses and parameters follow the eager run of the same batches, and torch's CUDA-graph run."""
+    rng = np.random.default_rng(0)
+    batches = [(rng.standard_normal((16, 33)).astype(np.float32), rng.integers(0, 10, 16)) for _ in range(8)]
+    kw = {"lr": 0.05, "momentum": 0.9} if opt_name == "SGD" else {"lr": 1e-2, "capturable": True}
+    eager = _train(ember, False, batches, opt_name, kw)
+    graphed = _train(ember, True, batches, opt_name, kw)
+    tgraph = _train(torch, True, batches, opt_name, kw)
+    np.testing.assert_allclose(graphed[0], eager[0], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(graphed[0], tgraph[0], rtol=1e-4, atol=1e-5)
+    for a, b, c in zip(graphed[1], eager[1], tgraph[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(a, c, rtol=1e-3, atol=1e-5)
+
+
+def test_what_cannot_be_captured_says_so_and_the_stream_still_works():
+    x = ember.randn(64, device="cuda")
+    drop = ember.nn.Dropout(0.5)
+    for bad, words in (
+        (lambda: drop(x), "random numbers"),
+        (lambda: ember.rand(3, device="cuda"), "random numbers"),
+        (lambda: float(x.sum()), ""),  # a host read: CuPy's own capture error
+    ):
+        g = ember.cuda.CUDAGraph()
+        with pytest.raises(Exception) as info:
+            with ember.cuda.graph(g):
+                bad()
+        assert words in str(info.value)
+        assert not ember.cuda.is_current_stream_capturing()
+    y = (x * 2).sum()  # the device and the default stream work after the failed captures
+    assert abs(float(y) - 2 * float(x.sum())) < 1e-3
+
+
+def test_fused_adam_refuses_capture_and_names_capturable():
+    model = _mlp(ember, 1)
+    opt = ember.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+    model(ember.randn(4, 33, device="cuda")).sum().backward()
+    opt.step()  # warm-up
+    g = ember.cuda.CUDAGraph()
+    with pytest.raises(RuntimeError, match="capturable=True"):
+        with ember.cuda.graph(g):
+            model(ember.zeros(4, 33, device="cuda")).sum().backward()
+            opt.step()
+
+
+def test_graphs_share_a_pool_and_capture_needs_a_side_stream():
+    x = ember.ones(8, device="cuda")
+    (x + 1) * 3
+    g1, g2 = ember.cuda.CUDAGraph(), ember.cuda.CUDAGraph()
+    with ember.cuda.graph(g1):
+        a = x + 1
+    with ember.cuda.graph(g2, pool=g1.pool()):
+        b = a * 3
+    g1.replay()
+    g2.replay()
+    assert b.cpu().tolist() == [6.0] * 8
+    with pytest.raises(RuntimeError, match="default stream"):
+        ember.cuda.CUDAGraph().capture_begin()
+    with pytest.raises(RuntimeError, match="nothing captured"):
+        ember.cuda.CUDAGraph().replay()
