@@ -242,9 +242,12 @@ def main(argv=None) -> int:
             _cprofile(step, lib, args.cprofile)
         if args.cuda_graph:
             del step
-            r.update(_bench_graph(lib, model, batches, args.steps))
-            r["graph_tokens_per_s"] = result["tokens_per_step"] / (r["graph_step_ms"] / 1e3)
             step = None
+            try:
+                r.update(_bench_graph(lib, model, batches, args.steps))
+                r["graph_tokens_per_s"] = result["tokens_per_step"] / (r["graph_step_ms"] / 1e3)
+            except Exception as e:  # noqa: BLE001 - reported in the result; the eager numbers stand
+                r["graph_error"] = f"{type(e).__name__}: {e}"[:2000]
         result[name] = r
         del step
         torch.cuda.empty_cache()

@@ -25,6 +25,8 @@ def main(argv=None) -> int:
                 f"alloc {x['max_allocated_gib']:.2f} GiB reserved {x['max_reserved_gib']:.2f} GiB losses "
                 f"{x['losses']} GEMM TFLOP/s {x.get('gemm_tflops')}"
             )
+            if "graph_error" in x:
+                print(f"{lib} CUDA graph failed: {x['graph_error'][:600]}")
             if "graph_step_ms" in x:
                 print(
                     f"{lib} CUDA graph: {x['graph_step_ms']:.1f} ms/step {x['graph_tokens_per_s']:.0f} tok/s "
