@@ -13,8 +13,14 @@ import numpy as np
 # NumPy-only at import (CuPy and Triton load inside them), bound here once: an import statement per call
 # costs ~2 us, and these run for every matmul / attention of a step
 from . import cuda_attention, cuda_blas, cuda_elementwise, cuda_flash
+from .cuda_graph import CAPTURING
 
 _HALF_NP = frozenset(cuda_elementwise.DTYPE_CODE) - {np.dtype(np.float32)}  # float16, bfloat16
+_H2D_IN_CAPTURE = (
+    "ember: data cannot be copied from the host to the GPU inside a CUDA graph capture (the graph would keep "
+    "reading the host buffer of the capture): create the tensor before capturing and copy_() new values into it "
+    "between replays"
+)
 
 
 def load_cuda_backend():
@@ -69,12 +75,21 @@ class CUDABackend:
 
     # -- conversions
     def asarray(self, x, dtype=None):
+        if CAPTURING[0] and not isinstance(x, self.ndarray):
+            raise RuntimeError(_H2D_IN_CAPTURE)
         return self.xp.asarray(x, dtype=dtype)
 
     def to_numpy(self, a) -> np.ndarray:
+        if CAPTURING[0]:
+            raise RuntimeError(
+                "ember: a CUDA tensor cannot be read on the host (.item(), .tolist(), float(), printing, .cpu()) "
+                "inside a CUDA graph capture: nothing has run yet; read the captured outputs after replay()"
+            )
         return a.get() if isinstance(a, self.ndarray) else np.asarray(a)
 
     def from_numpy(self, a, device=None):
+        if CAPTURING[0]:
+            raise RuntimeError(_H2D_IN_CAPTURE)
         with self._device(device):
             # CuPy fills 0-d arrays from the scalar (memset for 0: -0.0 lost)
             if getattr(a, "ndim", None) == 0:
@@ -88,6 +103,8 @@ class CUDABackend:
                 if device is not None and a.device.id != (device.index or 0):
                     return a.copy()
                 return a
+            if CAPTURING[0]:
+                raise RuntimeError(_H2D_IN_CAPTURE)
             return self.xp.asarray(a)
 
     def _device(self, device):

@@ -238,6 +238,10 @@ def sgd_step(
 ) -> None:
     """One SGD-with-momentum update of every tensor of `table` (columns param, momentum_buffer);
     first[i] != 0 marks a buffer that takes the gradient as is (its first step)."""
+    check_no_capture(
+        "the multi-tensor SGD step uploads its gradient pointers from the host each step, which a CUDA graph "
+        "cannot hold: construct the optimizer with foreach=False to capture its step"
+    )
     import cupy
 
     n = table.count
