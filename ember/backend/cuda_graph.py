@@ -71,12 +71,10 @@ class Graph:
                 "CUDA graphs cannot be captured on the default stream: use `with ember.cuda.graph(g):`, which "
                 "captures on a side stream, or make another stream current with `with ember.cuda.stream(s):`"
             )
-        rt = cupy.cuda.runtime
-        mode = {
-            "global": rt.streamCaptureModeGlobal,
-            "thread_local": rt.streamCaptureModeThreadLocal,
-            "relaxed": rt.streamCaptureModeRelaxed,
-        }[capture_error_mode]
+        # NOTE: every mode captures in CUDA's relaxed mode: the graph's pool starts empty and calls cudaMalloc
+        # during the capture, which the global and thread-local modes forbid (torch relaxes its own allocator's
+        # cudaMalloc the same way); ember's own guards refuse host reads and copies in any mode
+        mode = cupy.cuda.runtime.streamCaptureModeRelaxed
         self._pool = pool if pool is not None else GraphPool()
         allocator = cupy.cuda.using_allocator(self._pool.pool.malloc)
         allocator.__enter__()
