@@ -612,7 +612,7 @@ class Scatter(Op):
             src[tuple(slice(0, s) for s in index.shape)] if isinstance(src, xp.ndarray) and src.ndim else src
         )
         if not isinstance(vals, xp.ndarray) or vals.ndim == 0:
-            vals = xp.broadcast_to(xp.asarray(vals, dtype=a.dtype), index.shape)
+            vals = xp.broadcast_to(_fill_value(xp, vals, a.dtype), index.shape)
         if reduce is None:
             out[full] = vals
         elif reduce in ("sum", "add"):
@@ -977,18 +977,27 @@ def index_fill_(input, dim, index, value):
 # ---------------------------------------------------------------------------------------- masks
 
 
+def _fill_value(xp, value, dtype):
+    """`value` (a Python number or an array) as a 0-d or broadcastable array of `dtype`. A number goes through
+    xp.full, a fill kernel on CUDA: xp.asarray would copy it from the host, which waits for the GPU (and cannot
+    be captured in a CUDA graph)."""
+    if isinstance(value, xp.ndarray):
+        return value.astype(dtype, copy=False)
+    return xp.full((), value, dtype=dtype)
+
+
 class MaskedFill(Op):
     @staticmethod
     def forward(ctx, a, mask, value):
         ctx.save_for_backward(mask)
         xp = ctx.xp
-        return xp.where(mask, xp.asarray(value, dtype=a.dtype), a)
+        return xp.where(mask, _fill_value(xp, value, a.dtype), a)
 
     @staticmethod
     def forward_inplace(ctx, a, mask, value):
         ctx.save_for_backward(mask)
         xp = ctx.xp
-        a[...] = xp.where(mask, xp.asarray(value, dtype=a.dtype), a)
+        a[...] = xp.where(mask, _fill_value(xp, value, a.dtype), a)
         return a
 
     @staticmethod

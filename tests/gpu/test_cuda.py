@@ -303,6 +303,24 @@ def test_embedding_lookup_never_synchronises_and_marks_bad_indices_nan():
     assert np.isnan(out[1, 1:]).all()
 
 
+def test_masked_fill_and_scatter_with_a_python_value_never_synchronise():
+    """A Python fill value becomes a device array by a fill kernel, not a host-to-GPU copy (which waits for the
+    GPU); the results are torch's."""
+    x = ember.randn(64, 64, device="cuda")
+    mask = x > 0.5
+    idx = ember.randint(0, 64, (64, 3), device="cuda")
+    ops = (lambda: x.masked_fill(mask, float("-inf")), lambda: x.scatter(1, idx, 2.5))
+    for op in ops:
+        op()  # warm up
+        assert _runs_without_sync(op)
+    tx = torch.tensor(x.cpu().numpy())
+    got = [o().cpu().numpy() for o in ops]
+    want = [tx.masked_fill(torch.tensor(mask.cpu().numpy()), float("-inf")).numpy(),
+            tx.scatter(1, torch.tensor(idx.cpu().numpy()), 2.5).numpy()]  # fmt: skip
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
 def test_amp_step_never_synchronises_but_once():
     model = ember.nn.Linear(16, 16).to("cuda")
     opt = ember.optim.AdamW(model.parameters(), lr=1e-3)
