@@ -73,29 +73,18 @@ def cases(mod, dev):
 
 
 def _raw_launch(ce, x, y, z):
-    """One launch of the compiled ember_binary8 kernel with its arguments built per call, as binary_op does,
-    without its checks and allocation."""
+    """One launch of the compiled ember_binary8 kernel (z = x + y, float32) with its arguments built per call as
+    binary_op builds them, without its checks and allocation. The argument order is the kernel's: a, b, s,
+    has_b, out, n, ta, tb, to, op, vec."""
     import numpy as np
 
     k = ce._KERNELS("ember_binary8")
-    u64, i32, i64, f32 = np.uint64, np.int32, np.int64, np.float32
+    u64, i64, f32, i32 = np.uint64, np.int64, np.float32, ce._I32
 
     def f():
-        k(
-            (1,),
-            (256,),
-            (
-                u64(x.data.ptr),
-                u64(y.data.ptr),
-                f32(0),
-                i32(1),
-                u64(z.data.ptr),
-                i64(16),
-                i32(0),
-                i32(0),
-                i32(1),
-            ),
-        )
+        args = (u64(x.data.ptr), u64(y.data.ptr), f32(0), i32[1], u64(z.data.ptr), i64(x.size), i32[0], i32[0],
+                i32[0], i32[0], i32[1])  # fmt: skip
+        k((1,), (256,), args)
 
     return f
 
