@@ -286,6 +286,13 @@ def gather_rows(w, idx):
 # name -> (op code with the array on the left, op code with a Python scalar on the left) of ember_binop
 _BINARY_OPS = {"add": (0, 0), "sub": (1, 4), "mul": (2, 2), "truediv": (3, 5)}
 _F32_MAX = 3.4028234663852886e38
+_F32_DT = np.dtype(np.float32)
+
+
+def _in_float32(fallback, a, b):
+    """fallback(a, b) on float32 casts: operands of two float dtypes (float32 and a half, or float16 and
+    bfloat16) give float32, as torch promotes them."""
+    return fallback(cast(a, _F32_DT), cast(b, _F32_DT))
 
 
 def binary_op(name: str, fallback):
@@ -305,7 +312,6 @@ def binary_op(name: str, fallback):
     code, code_swapped = _BINARY_OPS[name]
     f32, i64, u64, i32 = np.float32, np.int64, np.uint64, _I32
     zero = f32(0)
-    f32_dt = np.dtype(np.float32)
     launch = []  # the compiled kernel, bound on the first call
 
     def op(a, b):
@@ -316,9 +322,9 @@ def binary_op(name: str, fallback):
                 tb = DTYPE_CODE.get(b.dtype)
                 if ta is None or tb is None:
                     return fallback(a, b)
-                out_dt = a.dtype if ta == tb else f32_dt
+                out_dt = a.dtype if ta == tb else _F32_DT
                 if not b._c_contiguous or b.shape != a.shape or not a._c_contiguous or not a.size:
-                    return fallback(a, b) if ta == tb else fallback(cast(a, out_dt), cast(b, out_dt))
+                    return fallback(a, b) if ta == tb else _in_float32(fallback, a, b)
                 s, has_b, c = zero, 1, code
             elif (type(b) is float or type(b) is int) and -_F32_MAX <= b <= _F32_MAX:
                 s, has_b, c, tb, out_dt = f32(b), 0, code, ta, a.dtype
@@ -355,8 +361,7 @@ def cupy_binary_op(name: str, fallback):
     def op(a, b):
         da, db = getattr(a, "dtype", None), getattr(b, "dtype", None)
         if da is not None and db is not None and da != db and da in DTYPE_CODE and db in DTYPE_CODE:
-            f32 = np.dtype(np.float32)
-            return fallback(cast(a, f32), cast(b, f32))
+            return _in_float32(fallback, a, b)
         return fallback(a, b)
 
     op.__name__ = f"cupy_{name}"
