@@ -21,6 +21,15 @@ RNG_MESSAGE = (
 )
 
 
+_KEEP: list = []  # per capture in progress (innermost last): host buffers its recorded copies read from
+
+
+def keep_alive(obj) -> None:
+    """Tie `obj` (a pinned host buffer a captured copy reads on every replay) to the graph being captured."""
+    if _KEEP:
+        _KEEP[-1].append(obj)
+
+
 def check_no_capture(what: str) -> None:
     """Raise when a CUDA graph is being captured: `what` must not run inside one."""
     if CAPTURING[0]:
@@ -52,6 +61,7 @@ class Graph:
         self._pool = None
         self._stream = None
         self._allocator = None
+        self._keep: list = []
 
     def capture_begin(self, pool: GraphPool | None = None, capture_error_mode: str = "global") -> None:
         import cupy
@@ -85,6 +95,8 @@ class Graph:
             raise
         self._allocator = allocator
         self._stream = stream
+        self._keep = []
+        _KEEP.append(self._keep)
         CAPTURING[0] += 1
 
     def capture_end(self) -> None:
@@ -101,6 +113,7 @@ class Graph:
             ) from None
         finally:
             CAPTURING[0] -= 1
+            del _KEEP[next(i for i, k in enumerate(_KEEP) if k is self._keep)]  # by identity: [] == []
             self._allocator.__exit__(None, None, None)
             self._allocator = None
         self._graph = graph
@@ -127,6 +140,7 @@ class Graph:
             raise RuntimeError("CUDAGraph.reset: a capture is in progress")
         self._graph = None
         self._pool = None
+        self._keep = []
 
     def pool(self) -> GraphPool:
         if self._pool is None:

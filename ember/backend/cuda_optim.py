@@ -23,13 +23,13 @@ import os
 import numpy as np
 
 from .cuda_common import Kernels
-from .cuda_graph import check_no_capture
+from .cuda_graph import CAPTURING, check_no_capture, keep_alive
 
 ENABLED = os.environ.get("EMBER_CUDA_FUSED_OPTIM", "1") == "1"
 
 CHUNK = 4096  # elements per block
 THREADS = 256
-ADAMW, AMSGRAD, MAXIMIZE, WEIGHT_DECAY, NESTEROV = 1, 2, 4, 8, 16
+ADAMW, AMSGRAD, MAXIMIZE, WEIGHT_DECAY, NESTEROV, DEVICE_STEP = 1, 2, 4, 8, 16, 32
 
 
 SOURCE = r"""
@@ -82,9 +82,21 @@ __device__ __forceinline__ void ember_adam_one(float& p, float g, float& m, floa
     p = p + (m / denom) * lr_neg;                           // p.addcdiv_(m, denom, value=-lr / bc1)
 }
 
-// tab: static table (see cuda_optim.py), dyn: dynamic table. b1w = 1 - beta1.
+// The capturable step's first launch: every device step counter (tab column 4) += 1.
+extern "C" __global__ void ember_step_increment(const long long* tab, int T) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t < T) {
+        float* S = (float*)tab[4LL * T + t];
+        if (S) *S += 1.0f;
+    }
+}
+
+// tab: static table (see cuda_optim.py), dyn: dynamic table. b1w = 1 - beta1. With DEVICE_STEP (32, the
+// capturable step) dyn holds only the gradient pointers and the bias corrections come from the device step
+// counter, already incremented by ember_step_increment: lr / (1 - beta1^t) and sqrt(1 - beta2^t).
 extern "C" __global__ void ember_adam_multi(const long long* tab, const long long* dyn, int T, float b1w,
-        float b2, float omb2, float eps, float wd, float decay, int flags) {
+        float b2, float omb2, float eps, float wd, float decay, int flags, double lr, double beta1,
+        double beta2) {
     int t = ember_find_tensor(tab + 6LL * T, T);
     long long local = (long long)blockIdx.x - tab[6LL * T + t];
     long long n = tab[5LL * T + t];
@@ -94,10 +106,17 @@ extern "C" __global__ void ember_adam_multi(const long long* tab, const long lon
     float* MX = (float*)tab[3LL * T + t];
     float* S = (float*)tab[4LL * T + t];
     const float* G = (const float*)dyn[t];
-    const double* dd = (const double*)dyn;
-    float lr_neg = -(float)dd[(long long)T + t];
-    float bc2s = (float)dd[2LL * T + t];
-    if (local == 0 && threadIdx.x == 0 && S) *S = (float)dd[3LL * T + t];
+    float lr_neg, bc2s;
+    if (flags & 32) {
+        double step = (double)*S;
+        lr_neg = -(float)(lr / (1.0 - pow(beta1, step)));
+        bc2s = (float)sqrt(1.0 - pow(beta2, step));
+    } else {
+        const double* dd = (const double*)dyn;
+        lr_neg = -(float)dd[(long long)T + t];
+        bc2s = (float)dd[2LL * T + t];
+        if (local == 0 && threadIdx.x == 0 && S) *S = (float)dd[3LL * T + t];
+    }
     const bool ams = (flags & 2) != 0;
     long long begin = local * EMBER_CHUNK;
     long long end = begin + EMBER_CHUNK < n ? begin + EMBER_CHUNK : n;
@@ -157,6 +176,25 @@ extern "C" __global__ void ember_sgd_multi(const long long* tab, const long long
 _kernel = Kernels(SOURCE)  # _kernel(name): the compiled function
 
 
+def _upload(host: np.ndarray):
+    """`host` (int64) as a device array on the current device. Inside a CUDA-graph capture the copy goes
+    through a pinned buffer that the graph keeps (a replay copies from it again), since a copy from pageable
+    memory cannot be captured; outside one, an ordinary copy."""
+    import cupy
+
+    if not CAPTURING[0]:
+        return cupy.asarray(host)
+    mem = cupy.cuda.alloc_pinned_memory(max(host.nbytes, 8))
+    staged = np.frombuffer(mem, dtype=host.dtype, count=host.size)
+    staged[:] = host
+    out = cupy.empty(host.shape, dtype=host.dtype)
+    rt = cupy.cuda.runtime
+    rt.memcpyAsync(out.data.ptr, staged.ctypes.data, host.nbytes, rt.memcpyHostToDevice,
+                   cupy.cuda.get_current_stream().ptr)
+    keep_alive(mem)
+    return out
+
+
 def _ptrs(arrays) -> np.ndarray:
     return np.fromiter((0 if a is None else a.data.ptr for a in arrays), dtype=np.int64, count=len(arrays))
 
@@ -168,7 +206,6 @@ class MultiTensorTable:
     __slots__ = ("table", "blocks", "count", "device")
 
     def __init__(self, columns: list, extra: list | None = None) -> None:
-        import cupy
 
         first = columns[0]
         self.count = len(first)
@@ -179,7 +216,7 @@ class MultiTensorTable:
         parts = [_ptrs(c) for c in columns] + [np.asarray(e, dtype=np.int64) for e in extra or []]
         self.device = first[0].device
         with self.device:
-            self.table = cupy.asarray(np.concatenate(parts + [sizes, starts]))
+            self.table = _upload(np.concatenate(parts + [sizes, starts]))
 
 
 def adam_step(
@@ -221,6 +258,47 @@ def adam_step(
             np.float32(weight_decay),
             np.float32(1 - lr * weight_decay),
             np.int32(flags),
+            np.float64(lr),
+            np.float64(beta1),
+            np.float64(beta2),
+        )
+        _kernel("ember_adam_multi")((table.blocks,), (THREADS,), args)
+
+
+def adam_step_capturable(
+    table: MultiTensorTable,
+    grads: list,
+    *,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    lr: float,
+    flags: int,
+) -> None:
+    """The capturable Adam/AdamW update (capturable=True): two launches that read nothing from the host
+    but the gradient pointers. The first adds one to every device step counter of `table` (its step column
+    must point at float32 device counters), the second updates the tensors with bias corrections computed
+    from those counters. Inside a CUDA graph the gradient pointers are copied from a pinned buffer kept by
+    the graph, so each replay updates the same gradient arrays with the current step count."""
+    n = table.count
+    with table.device:
+        dyn = _upload(_ptrs(grads))
+        _kernel("ember_step_increment")(((n + 255) // 256,), (256,), (table.table, np.int32(n)))
+        args = (
+            table.table,
+            dyn,
+            np.int32(n),
+            np.float32(1 - beta1),
+            np.float32(beta2),
+            np.float32(1 - beta2),
+            np.float32(eps),
+            np.float32(weight_decay),
+            np.float32(1 - lr * weight_decay),
+            np.int32(flags | DEVICE_STEP),
+            np.float64(lr),
+            np.float64(beta1),
+            np.float64(beta2),
         )
         _kernel("ember_adam_multi")((table.blocks,), (THREADS,), args)
 

@@ -7,7 +7,7 @@ import numpy as np
 from .. import _dtype as D
 from .. import ops as O
 from .._tensor import Tensor
-from ..backend import cuda_optim, get_backend
+from ..backend import cuda_graph, cuda_optim, get_backend
 from .optimizer import (
     Optimizer,
     _check_lr,
@@ -192,14 +192,50 @@ class Adam(Optimizer):
             state["max_exp_avg_sq"] = _zeros_like(p)
 
     def _step_group(self, group):
-        if not _multi_tensor_group(group):
+        if not _multi_tensor_group(group, capturable_ok=True):
             return super()._step_group(group)
         keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
-        by_dev, rest = _split_by_device(self, group, keys, _step_ok)
+        by_dev, rest = _split_by_device(self, group, keys, _device_step_ok if group["capturable"] else _step_ok)
         for p in rest:
             self._step_param(p, group)
         for dev, items in by_dev.items():
-            self._fused_adam(group, dev, items)
+            if group["capturable"]:
+                self._capturable_adam(group, dev, items)
+            else:
+                self._fused_adam(group, dev, items)
+
+    def _capturable_adam(self, group, dev, items) -> None:
+        """capturable=True: the multi-tensor kernel with bias corrections from the device step counters, so
+        a step reads nothing from the host and can be captured in a CUDA graph. A plan (pointer table)
+        built during a capture holds data that only a replay copies in, so it serves that call alone."""
+        amsgrad = group["amsgrad"]
+        objs = []
+        for p, st in items:
+            mx = st["max_exp_avg_sq"]._data if amsgrad else None
+            objs += (p._data, st["exp_avg"]._data, st["exp_avg_sq"]._data, mx, st["step"])
+        pkey = (id(group), dev, "capturable")
+        plan = self.__dict__.get("_fused_plans", {}).get(pkey)
+        if plan is None or not _same(plan.objs, objs):
+            plan = _build_adam_plan(items, objs, amsgrad, read_steps=False)
+            if not cuda_graph.CAPTURING[0]:
+                _plans(self)[pkey] = plan
+        beta1, beta2 = _hp(group["betas"][0]), _hp(group["betas"][1])
+        wd = group["weight_decay"]
+        cuda_optim.adam_step_capturable(
+            plan.table,
+            [p.grad._data for p, _ in items],
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=wd,
+            lr=group["lr"],
+            flags=_adam_flags(group, wd),
+        )
+        for p, st in items:
+            for t in (p, st["exp_avg"], st["exp_avg_sq"], st["step"]):
+                t._bump_version()
+            if amsgrad:
+                st["max_exp_avg_sq"]._bump_version()
 
     def _fused_adam(self, group, dev, items) -> None:
         """One multi-tensor kernel launch for the (param, state) pairs of `group` on CUDA device `dev`."""
@@ -231,12 +267,7 @@ class Adam(Optimizer):
         lr, wd = group["lr"], group["weight_decay"]
         step_size = lr / (1 - beta1**steps)
         bc2_sqrt = np.sqrt(1 - beta2**steps)
-        flags = (
-            (cuda_optim.ADAMW if group["decoupled_weight_decay"] else 0)
-            | (cuda_optim.AMSGRAD if amsgrad else 0)
-            | (cuda_optim.MAXIMIZE if group["maximize"] else 0)
-            | (cuda_optim.WEIGHT_DECAY if wd != 0 else 0)
-        )
+        flags = _adam_flags(group, wd)
         cuda_optim.adam_step(
             plan.table,
             [p.grad._data for p, _ in items],
@@ -322,9 +353,25 @@ def _bump_host_step(s: Tensor) -> float:
     return float(s._data)
 
 
-def _build_adam_plan(items: list, objs: list, amsgrad: bool) -> _AdamPlan:
+def _adam_flags(group: dict, wd) -> int:
+    return (
+        (cuda_optim.ADAMW if group["decoupled_weight_decay"] else 0)
+        | (cuda_optim.AMSGRAD if group["amsgrad"] else 0)
+        | (cuda_optim.MAXIMIZE if group["maximize"] else 0)
+        | (cuda_optim.WEIGHT_DECAY if wd != 0 else 0)
+    )
+
+
+def _device_step_ok(state: dict, dev) -> bool:
+    """capturable=True: the step counter is a float32 0-d tensor on the param's device."""
+    s = state.get("step")
+    return isinstance(s, Tensor) and s.dim() == 0 and _dense32(s, dev)
+
+
+def _build_adam_plan(items: list, objs: list, amsgrad: bool, read_steps: bool = True) -> _AdamPlan:
     """The static table (param, exp_avg, exp_avg_sq, max_exp_avg_sq, device step pointers) and the mirror
-    of the device step counters: read once here (one small copy each), then kept on the host."""
+    of the device step counters: read once here (one small copy each), then kept on the host. The capturable
+    step keeps no mirror (read_steps=False): its kernel reads the counters on the device."""
     mirror, step_ptrs = [], []
     for _, st in items:
         s = st["step"]
@@ -335,7 +382,7 @@ def _build_adam_plan(items: list, objs: list, amsgrad: bool) -> _AdamPlan:
             mirror.append([s, s._version, 0.0])
             step_ptrs.append(s._data.data.ptr)
     on_dev = [m for m in mirror if m is not None]
-    if on_dev:  # one device read for all counters (plans are rebuilt only when pointers change)
+    if on_dev and read_steps:  # one device read for all counters (plans are rebuilt only when pointers change)
         xp = get_backend(on_dev[0][0]._device).xp
         values = xp.stack([m[0]._data.reshape(1) for m in on_dev]).get().reshape(-1)
         for m, v in zip(on_dev, values):

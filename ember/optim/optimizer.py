@@ -512,14 +512,15 @@ def _l2(grad: Tensor, p: Tensor, weight_decay) -> Tensor:
 # ------------------------------------------------------------------ multi-tensor CUDA path helpers
 
 
-def _multi_tensor_group(group: dict) -> bool:
+def _multi_tensor_group(group: dict, capturable_ok: bool = False) -> bool:
     """Whether a group may take the multi-tensor CUDA kernel: fused=True, or the default (torch picks its
-    foreach path on CUDA), with Python-number hyper-parameters and no capturable/differentiable."""
+    foreach path on CUDA), with Python-number hyper-parameters and not differentiable; capturable groups
+    only where the optimizer has a capturable kernel (`capturable_ok`)."""
     fused = group.get("fused")
     return (
         _cuda_optim.ENABLED
         and (bool(fused) or (fused is None and group.get("foreach") is not False))
-        and not group.get("capturable", False)
+        and (capturable_ok or not group.get("capturable", False))
         and not group.get("differentiable", False)
         and not isinstance(group["lr"], Tensor)
         and not isinstance(group["weight_decay"], Tensor)

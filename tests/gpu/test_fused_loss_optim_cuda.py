@@ -39,7 +39,9 @@ def ce_calls(monkeypatch):
 
 @pytest.fixture
 def optim_calls(monkeypatch):
-    return count_calls(monkeypatch, cuda_optim, adam="adam_step", sgd="sgd_step")
+    return count_calls(
+        monkeypatch, cuda_optim, adam="adam_step", sgd="sgd_step", adam_dev="adam_step_capturable"
+    )
 
 
 # ------------------------------------------------------------------------------------------ cross entropy
@@ -249,6 +251,24 @@ def test_adam_multi_tensor_matches_torch(kw, cls, fused, optim_calls):
         assert step.device.type == "cuda" and step.dtype == ember.float32
     else:
         assert step.device.type == "cpu"
+    assert float(oe.state[pe[1]]["step"].item()) == STEPS - 1  # skipped once
+
+
+@pytest.mark.parametrize("cls", ["Adam", "AdamW"])
+@pytest.mark.parametrize(
+    "kw", ADAM_CASES, ids=lambda k: "-".join(f"{a}={b}" for a, b in k.items()) or "plain"
+)
+def test_capturable_adam_multi_tensor_matches_torch(kw, cls, optim_calls):
+    """capturable=True: one step-count launch and one update launch per step, bias corrections from the
+    float32 device counters; the same results as torch's capturable Adam (float64 reference)."""
+    pe, pt, oe, ot, start = _run_pair(
+        lambda ps: getattr(ember.optim, cls)(ps, lr=1e-2, capturable=True, **kw),
+        lambda ps: getattr(torch.optim, cls)(ps, lr=1e-2, foreach=False, **kw),
+    )
+    _compare(pe, pt, oe, ot, start)
+    assert optim_calls["adam_dev"] == STEPS and optim_calls["adam"] == 0
+    step = oe.state[pe[0]]["step"]
+    assert step.device.type == "cuda" and step.dtype == ember.float32
     assert float(oe.state[pe[1]]["step"].item()) == STEPS - 1  # skipped once
 
 
