@@ -31,6 +31,23 @@ def test_fused_adam_refuses_capture(monkeypatch):
                              lr=1e-3, flags=0)  # fmt: skip
 
 
+def test_optimizers_with_a_host_step_count_refuse_capture(monkeypatch):
+    """Inside a capture, an optimizer that has a `capturable` option must have it on (its step count would be
+    frozen at the captured value otherwise); one without the option (SGD) steps as usual."""
+    w = ember.nn.Parameter(ember.ones(3))
+    w.grad = ember.ones(3)
+    monkeypatch.setattr(cuda_graph, "CAPTURING", [1])
+    for name in ("Adam", "AdamW", "NAdam", "RMSprop"):
+        opt = getattr(ember.optim, name)([w], lr=0.1)
+        with pytest.raises(RuntimeError, match=rf"{name}\.step\(\) is being captured.*capturable=True"):
+            opt.step()
+        assert not opt.state  # refused before touching anything
+    assert w.tolist() == [1.0, 1.0, 1.0]
+    ember.optim.Adam([w], lr=0.1, capturable=True).step()  # the tensor path: allowed
+    ember.optim.SGD([w], lr=0.5).step()
+    assert w.tolist()[0] < 1.0
+
+
 def test_graph_api_names_the_missing_gpu():
     assert ember.cuda.is_current_stream_capturing() is False
     if ember.cuda.is_available():

@@ -262,6 +262,8 @@ class CUDABackend:
             return cuda_blas.half_matmul(a, b)
         if dt == np.float32 and self._matmul_flags.allow_tf32:
             return cuda_blas.tf32_matmul(a, b)
+        if CAPTURING[0]:
+            return cuda_blas.captured_matmul(a, b)
         if b.ndim == 2 and a.ndim > 2:
             out = self.xp.matmul(a.reshape(-1, a.shape[-1]), b)
             return out.reshape(a.shape[:-1] + (b.shape[1],))

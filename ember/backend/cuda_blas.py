@@ -1,18 +1,29 @@
 """cuBLAS GEMMs for what cupy.matmul does badly: bfloat16/float16 (any batch shape, float32 accumulation)
-and TF32 float32 products. Row-major C = A @ B is computed as column-major C^T = B^T A^T."""
+and TF32 float32 products; and every GEMM inside a CUDA-graph capture, which CuPy's cuBLAS wrappers refuse
+(they raise NotImplementedError while the stream captures) although cuBLAS itself supports it: there the
+library is called directly (ctypes, on CuPy's handle). Row-major C = A @ B is computed as column-major
+C^T = B^T A^T."""
 
 from __future__ import annotations
 
+import ctypes
+
 import numpy as np
+
+from .cuda_graph import CAPTURING
 
 _CUDA_R_16F = 2
 _CUDA_R_16BF = 14
 _CUDA_R_32F = 0
+_CUDA_R_64F = 1
 _COMPUTE_32F = 68
 _COMPUTE_32F_FAST_TF32 = 77
+_COMPUTE_64F = 70
 _GEMM_DEFAULT = -1
 _ONE = np.array(1.0, dtype=np.float32)
 _ZERO = np.array(0.0, dtype=np.float32)
+_ONE64 = np.array(1.0, dtype=np.float64)
+_ZERO64 = np.array(0.0, dtype=np.float64)
 
 
 def _dtype_code(dt) -> int:
@@ -20,9 +31,70 @@ def _dtype_code(dt) -> int:
         return _CUDA_R_16F
     if dt == np.float32:
         return _CUDA_R_32F
+    if dt == np.float64:
+        return _CUDA_R_64F
     if np.dtype(dt).name == "bfloat16":  # ml_dtypes.bfloat16
         return _CUDA_R_16BF
-    raise TypeError(f"cuBLAS GEMM: unsupported dtype {np.dtype(dt).name} (float16, bfloat16 or float32)")
+    raise TypeError(
+        f"cuBLAS GEMM: unsupported dtype {np.dtype(dt).name} (float16, bfloat16, float32 or float64)"
+    )
+
+
+_LIB: list = []
+
+
+def _libcublas():
+    """The libcublas CuPy loaded, opened again through ctypes (the same library, so the same handles)."""
+    if _LIB:
+        return _LIB[0]
+    import cupy
+
+    cupy.cuda.device.get_cublas_handle()  # loads the library
+    with open("/proc/self/maps") as f:
+        paths = {ln.split()[-1] for ln in f if "/libcublas.so" in ln}
+    if len(paths) != 1:
+        raise RuntimeError(
+            f"cuBLAS: cannot tell which libcublas CuPy loaded (found {sorted(paths) or 'none'}), so GEMMs "
+            "cannot be captured in a CUDA graph"
+        )
+    lib = ctypes.CDLL(paths.pop())
+    p, i, ll = ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong
+    lib.cublasSetStream_v2.argtypes = [p, p]
+    lib.cublasGemmEx.argtypes = [p, i, i, i, i, i, p, p, i, i, p, i, i, p, p, i, i, i, i]
+    lib.cublasGemmStridedBatchedEx.argtypes = [
+        p,
+        i,
+        i,
+        i,
+        i,
+        i,
+        p,
+        p,
+        i,
+        i,
+        ll,
+        p,
+        i,
+        i,
+        ll,
+        p,
+        p,
+        i,
+        i,
+        ll,
+        i,
+        i,
+        i,
+    ]
+    for fn in (lib.cublasSetStream_v2, lib.cublasGemmEx, lib.cublasGemmStridedBatchedEx):
+        fn.restype = i
+    _LIB.append(lib)
+    return lib
+
+
+def _check(status: int, what: str) -> None:
+    if status != 0:
+        raise RuntimeError(f"cuBLAS {what} failed during a CUDA graph capture (cublasStatus_t {status})")
 
 
 def gemm_args(a_shape, b_shape, trans_a: bool, trans_b: bool):
@@ -59,10 +131,24 @@ def gemm_batched(
         c.fill(0)
         return c
     dt, ct = _dtype_code(a.dtype), _dtype_code(c.dtype)
+    one, zero = (_ONE64, _ZERO64) if compute == _COMPUTE_64F else (_ONE, _ZERO)
     handle = cupy.cuda.device.get_cublas_handle()
-    # the handle is shared with CuPy and keeps the stream it was last given: ours is the current one (a GEMM on
-    # another stream would race with the kernels around it, and break a CUDA graph capture)
-    cublas.setStream(handle, cupy.cuda.get_current_stream().ptr)
+    if CAPTURING[0]:
+        lib = _libcublas()
+        _check(lib.cublasSetStream_v2(handle, cupy.cuda.get_current_stream().ptr), "SetStream")
+        if batch == 1:
+            st = lib.cublasGemmEx(
+                handle, opb, opa, cm, cn, k, one.ctypes.data, b.data.ptr, dt, ldb, a.data.ptr, dt, lda,
+                zero.ctypes.data, c.data.ptr, ct, ldc, compute, _GEMM_DEFAULT,
+            )  # fmt: skip
+        else:
+            st = lib.cublasGemmStridedBatchedEx(
+                handle, opb, opa, cm, cn, k, one.ctypes.data, b.data.ptr, dt, ldb, sb, a.data.ptr, dt, lda, sa,
+                zero.ctypes.data, c.data.ptr, ct, ldc, sc, batch, compute, _GEMM_DEFAULT,
+            )  # fmt: skip
+        _check(st, "GemmEx")
+        return c
+    # (CuPy's wrappers set the handle's stream to the current one themselves)
     if batch == 1:
         cublas.gemmEx(
             handle,
@@ -71,14 +157,14 @@ def gemm_batched(
             cm,
             cn,
             k,
-            _ONE.ctypes.data,
+            one.ctypes.data,
             b.data.ptr,
             dt,
             ldb,
             a.data.ptr,
             dt,
             lda,
-            _ZERO.ctypes.data,
+            zero.ctypes.data,
             c.data.ptr,
             ct,
             ldc,
@@ -93,7 +179,7 @@ def gemm_batched(
             cm,
             cn,
             k,
-            _ONE.ctypes.data,
+            one.ctypes.data,
             b.data.ptr,
             dt,
             ldb,
@@ -102,7 +188,7 @@ def gemm_batched(
             dt,
             lda,
             sa,
-            _ZERO.ctypes.data,
+            zero.ctypes.data,
             c.data.ptr,
             ct,
             ldc,
@@ -196,3 +282,13 @@ def half_matmul(a, b):
 def tf32_matmul(a, b):
     """float32 matmul on TF32 tensor cores (when ember.backends.cuda.matmul.allow_tf32 is set)."""
     return _matmul_via(a, b, _COMPUTE_32F_FAST_TF32)
+
+
+def captured_matmul(a, b):
+    """float32/float64 matmul inside a CUDA-graph capture (cupy.matmul's cuBLAS call cannot be captured)."""
+    if a.dtype != b.dtype or a.dtype not in (np.float32, np.float64):
+        raise RuntimeError(
+            f"matmul of {a.dtype} and {b.dtype} arrays cannot be captured in a CUDA graph: CuPy runs it through "
+            "cuBLAS wrappers that refuse a capture (float16, bfloat16, float32 and float64 of one dtype can)"
+        )
+    return _matmul_via(a, b, _COMPUTE_64F if a.dtype == np.float64 else _COMPUTE_32F)

@@ -48,27 +48,33 @@ def current_device() -> int:
     return _need().cuda.runtime.getDevice()
 
 
-def set_device(device) -> None:
-    idx = device if isinstance(device, int) else (getattr(device, "index", None) or 0)
+def _index(device) -> int:
+    """A CUDA device index from an int, a string ("cuda:1"), an ember.device or None (the current device);
+    "cuda" without an index is the current device, as in torch."""
+    if isinstance(device, int):
+        return device
     if isinstance(device, str):
         from .._device import device as _dev
 
-        idx = _dev(device).index or 0
-    _need().cuda.Device(idx).use()
+        device = _dev(device)
+    idx = getattr(device, "index", None)
+    return current_device() if idx is None else idx
+
+
+def set_device(device) -> None:
+    _need().cuda.Device(_index(device)).use()
 
 
 @contextlib.contextmanager
 def device(dev):
     """Context manager that makes `dev` the current CUDA device."""
-    idx = dev if isinstance(dev, int) else (getattr(dev, "index", None) or 0)
-    with _need().cuda.Device(idx):
+    with _need().cuda.Device(_index(dev)):
         yield
 
 
 def get_device_properties(device=None) -> dict:
     cp = _need()
-    idx = 0 if device is None else (device if isinstance(device, int) else (getattr(device, "index", None) or 0))
-    return cp.cuda.runtime.getDeviceProperties(idx)
+    return cp.cuda.runtime.getDeviceProperties(_index(device))
 
 
 def get_device_name(device=None) -> str:
@@ -87,7 +93,7 @@ def is_bf16_supported(including_emulation: bool = True) -> bool:
 
 def synchronize(device=None) -> None:
     cp = _need()
-    cp.cuda.Device(0 if device is None else (getattr(device, "index", None) or 0)).synchronize()
+    cp.cuda.Device(_index(device)).synchronize()
 
 
 def manual_seed(seed) -> None:

@@ -7,6 +7,8 @@ lists) copies, and its backward accumulates into repeated indices.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _dtype as D
@@ -983,6 +985,13 @@ def _fill_value(xp, value, dtype):
     be captured in a CUDA graph)."""
     if isinstance(value, xp.ndarray):
         return value.astype(dtype, copy=False)
+    if (
+        value == 0
+        and isinstance(value, float)
+        and math.copysign(1.0, value) < 0
+        and D.is_float_array_dtype(dtype)
+    ):
+        return xp.negative(xp.zeros((), dtype=dtype))  # CuPy fills a 0 with memset: -0.0 would lose its sign
     return xp.full((), value, dtype=dtype)
 
 

@@ -20,6 +20,7 @@ from .._dtype import float32, float64, get_default_dtype
 from .._tensor import Tensor
 from ..autograd.grad_mode import enable_grad, set_grad_enabled
 from ..autograd.node import RemovableHandle
+from ..backend import cuda_graph as _cuda_graph
 from ..backend import cuda_optim as _cuda_optim
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook", "required"]
@@ -460,10 +461,25 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        if _cuda_graph.CAPTURING[0]:
+            self._check_capturable()
         with set_grad_enabled(bool(self.defaults.get("differentiable", False))):
             for group in self.param_groups:
                 self._step_group(group)
         return loss
+
+    def _check_capturable(self) -> None:
+        """Inside a CUDA-graph capture, an optimizer with a `capturable` option must have it on in every group:
+        otherwise its step count lives on the host and the graph would replay the captured count forever
+        (torch raises here too)."""
+        name = type(self).__name__
+        for group in self.param_groups:
+            if "capturable" in group and not group["capturable"]:
+                raise RuntimeError(
+                    f"ember: {name}.step() is being captured in a CUDA graph but a param group has "
+                    "capturable=False: its step count is kept on the host, so every replay would repeat the "
+                    f"captured count. Construct {name}(..., capturable=True) to capture its step"
+                )
 
     def _step_group(self, group: dict) -> None:
         """Update every parameter of `group` that has a gradient, one at a time.

@@ -319,6 +319,9 @@ def test_masked_fill_and_scatter_with_a_python_value_never_synchronise():
             tx.scatter(1, torch.tensor(idx.cpu().numpy()), 2.5).numpy()]  # fmt: skip
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+    for dt in (ember.float32, ember.bfloat16):  # -0.0 keeps its sign (CuPy fills a zero with memset)
+        z = x.to(dt).masked_fill(mask, -0.0).float().cpu().numpy()
+        assert np.signbit(z[mask.cpu().numpy()]).all() and mask.any()
 
 
 def test_amp_step_never_synchronises_but_once():

@@ -30,6 +30,7 @@ from ..._tensor import Tensor, _wrap
 from ..._trace_hooks import traceable
 from ...autograd.grad_mode import STATE, no_grad
 from ...backend import cuda_norm as _cuda_norm
+from ...backend.cuda_graph import CAPTURING
 from ...ops._autocast import autocast_policy
 from ...ops._dispatch import dispatch
 from ...ops.op import Op
@@ -73,6 +74,7 @@ def _rdot(xp, a, b, axes):
     if (
         tail
         and a.size
+        and not CAPTURING[0]  # CuPy's einsum may call cuBLAS, which a CUDA-graph capture refuses
         and len(tail) < a.ndim
         and a.flags.c_contiguous
         and b.flags.c_contiguous
