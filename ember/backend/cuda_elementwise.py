@@ -94,15 +94,20 @@ extern "C" __global__ void ember_bias_add(void* x, const void* b, long long rows
         ember_st(x, i, t, ember_ld(x, i, t) + ember_ld(b, i % n, t));
 }
 
+// IEEE float32 arithmetic with subnormals, as torch's kernels compute it: CuPy compiles every kernel with
+// -ftz=true, which would flush subnormal operands and results to zero in plain C operators, so the
+// instructions are written out without .ftz.
 __device__ __forceinline__ float ember_binop(float x, float y, int op) {
+    float r;
     switch (op) {
-        case 0: return x + y;
-        case 1: return x - y;
-        case 2: return x * y;
-        case 3: return x / y;
-        case 4: return y - x;  // the scalar on the left: s - a
-        default: return y / x;  // s / a
+        case 0: asm("add.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(x), "f"(y)); break;
+        case 1: asm("sub.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(x), "f"(y)); break;
+        case 2: asm("mul.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(x), "f"(y)); break;
+        case 3: asm("div.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(x), "f"(y)); break;
+        case 4: asm("sub.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(y), "f"(x)); break;  // the scalar on the left: s - a
+        default: asm("div.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(y), "f"(x)); break;  // s / a
     }
+    return r;
 }
 
 // 8 consecutive elements (the v-th group of 8) of an array of type code t, in float32; 16-byte aligned.

@@ -119,7 +119,7 @@ def test_flash_with_masks(dtype, case, flash_calls):
     if kind == "bool":
         mask = rng.random(mshape) < 0.7
         if len(mshape) >= 2:
-            mask[..., min(1, L - 1), :] = False
+            mask[..., min(1, mask.shape[-2] - 1), :] = False
     else:
         mask = rng.standard_normal(mshape).astype(np.float32)
         mask[..., 0, min(3, S - 1)] = -np.inf
