@@ -21,7 +21,7 @@ def test_cuda_random_streams_refuse_to_advance_during_capture(monkeypatch):
     assert eng.get_state() == {"seed": 5, "offset": 5}  # the refused call consumed nothing
     host = philox.PhiloxEngine(5)  # a CPU generator is not part of any capture
     assert host.reserve(1) == (5, 0)
-    assert ember.rand(3).shape == (3,)
+    assert ember.rand(3, device="cpu").shape == (3,)
 
 
 def test_fused_adam_refuses_capture(monkeypatch):
@@ -34,8 +34,8 @@ def test_fused_adam_refuses_capture(monkeypatch):
 def test_optimizers_with_a_host_step_count_refuse_capture(monkeypatch):
     """Inside a capture, an optimizer that has a `capturable` option must have it on (its step count would be
     frozen at the captured value otherwise); one without the option (SGD) steps as usual."""
-    w = ember.nn.Parameter(ember.ones(3))
-    w.grad = ember.ones(3)
+    w = ember.nn.Parameter(ember.ones(3, device="cpu"))  # the CPU even when the suite's default is CUDA
+    w.grad = ember.ones(3, device="cpu")
     monkeypatch.setattr(cuda_graph, "CAPTURING", [1])
     for name in ("Adam", "AdamW", "NAdam", "RMSprop"):
         opt = getattr(ember.optim, name)([w], lr=0.1)

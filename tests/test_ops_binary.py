@@ -679,7 +679,7 @@ def test_broadcast_gradient_of_half_precision_accumulates_in_float32(dtype):
         y = m.tensor(x).to(dt) + b
         y.backward(m.tensor(g).to(dt))
         assert b.grad.dtype == dt
-        grads.append(b.grad.float().numpy())
+        grads.append(b.grad.float().cpu().numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=2 * 2.0**-8, atol=0.05)
 
 
@@ -702,7 +702,7 @@ def test_mixed_float_add_sub_bit_exact_with_gradient_dtypes(name, da, db, alpha,
         out[m] = (r, a.grad, b.grad)
     for k, (e, t) in enumerate(zip(out[ember], out[torch])):
         assert str(e.dtype) == str(t.dtype).replace("torch", "ember")
-        ev, tv = e.detach().float().numpy(), t.detach().float().numpy()
+        ev, tv = e.detach().float().cpu().numpy(), t.detach().float().numpy()
         if k == 2 and bshape == (5,):  # summed over the broadcast rows: the order of float32 sums differs
             np.testing.assert_allclose(ev, tv, rtol=1e-5 if e.dtype == ember.float32 else 8e-3)
         else:

@@ -932,6 +932,8 @@ def test_device_context_manager_sets_the_default_device_like_torch():
     seen = {}
     for m in (torch, ember):
         got = []
+        outer = m.device("cpu")  # the default outside (EMBER_TEST_DEVICE=cuda makes ember's CUDA otherwise)
+        outer.__enter__()
         with m.device("meta") as d:
             got.append(str(d))
             got.append(str(m.get_default_device()))
@@ -946,6 +948,7 @@ def test_device_context_manager_sets_the_default_device_like_torch():
         except KeyError:
             pass
         got.append(str(m.get_default_device()))
+        outer.__exit__(None, None, None)
         seen[m.__name__] = got
     assert (
         seen["ember"] == seen["torch"] == ["meta", "meta", "cpu", "cpu", "cpu", "cpu", "meta", "cpu", "cpu"]
