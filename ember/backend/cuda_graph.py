@@ -37,7 +37,12 @@ def check_no_capture(what: str) -> None:
 
 
 class GraphPool:
-    """The memory of one or more CUDA graphs (torch.cuda.graph_pool_handle): a CuPy pool of its own."""
+    """The memory of one or more CUDA graphs (torch.cuda.graph_pool_handle): a CuPy pool of its own.
+
+    NOTE: CuPy's pool answers an out-of-memory malloc by freeing its cached blocks and trying again; in a
+    capture that shares the pool of an earlier graph, those blocks can be that graph's scratch memory, so an
+    out-of-memory error during such a capture leaves the earlier graph unusable (capture it again). torch's
+    private pools never release a block that a live graph uses; CuPy's pool has no such notion."""
 
     __slots__ = ("pool",)
 
