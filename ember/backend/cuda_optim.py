@@ -189,8 +189,13 @@ def _upload(host: np.ndarray):
     staged[:] = host
     out = cupy.empty(host.shape, dtype=host.dtype)
     rt = cupy.cuda.runtime
-    rt.memcpyAsync(out.data.ptr, staged.ctypes.data, host.nbytes, rt.memcpyHostToDevice,
-                   cupy.cuda.get_current_stream().ptr)
+    rt.memcpyAsync(
+        out.data.ptr,
+        staged.ctypes.data,
+        host.nbytes,
+        rt.memcpyHostToDevice,
+        cupy.cuda.get_current_stream().ptr,
+    )
     keep_alive(mem)
     return out
 
@@ -247,22 +252,27 @@ def adam_step(
     dyn[:n] = _ptrs(grads)
     dyn[n:].view(np.float64)[:] = np.concatenate((step_size, bc2_sqrt, steps))
     with table.device:
-        args = (
-            table.table,
-            cupy.asarray(dyn),
-            np.int32(n),
-            np.float32(1 - beta1),
-            np.float32(beta2),
-            np.float32(1 - beta2),
-            np.float32(eps),
-            np.float32(weight_decay),
-            np.float32(1 - lr * weight_decay),
-            np.int32(flags),
-            np.float64(lr),
-            np.float64(beta1),
-            np.float64(beta2),
-        )
-        _kernel("ember_adam_multi")((table.blocks,), (THREADS,), args)
+        _launch_adam(table, cupy.asarray(dyn), beta1, beta2, eps, weight_decay, lr, flags)
+
+
+def _launch_adam(table, dyn, beta1, beta2, eps, weight_decay, lr, flags) -> None:
+    """ember_adam_multi over `table` with the device table `dyn` (on the table's device)."""
+    args = (
+        table.table,
+        dyn,
+        np.int32(table.count),
+        np.float32(1 - beta1),
+        np.float32(beta2),
+        np.float32(1 - beta2),
+        np.float32(eps),
+        np.float32(weight_decay),
+        np.float32(1 - lr * weight_decay),
+        np.int32(flags),
+        np.float64(lr),
+        np.float64(beta1),
+        np.float64(beta2),
+    )
+    _kernel("ember_adam_multi")((table.blocks,), (THREADS,), args)
 
 
 def adam_step_capturable(
@@ -285,22 +295,7 @@ def adam_step_capturable(
     with table.device:
         dyn = _upload(_ptrs(grads))
         _kernel("ember_step_increment")(((n + 255) // 256,), (256,), (table.table, np.int32(n)))
-        args = (
-            table.table,
-            dyn,
-            np.int32(n),
-            np.float32(1 - beta1),
-            np.float32(beta2),
-            np.float32(1 - beta2),
-            np.float32(eps),
-            np.float32(weight_decay),
-            np.float32(1 - lr * weight_decay),
-            np.int32(flags | DEVICE_STEP),
-            np.float64(lr),
-            np.float64(beta1),
-            np.float64(beta2),
-        )
-        _kernel("ember_adam_multi")((table.blocks,), (THREADS,), args)
+        _launch_adam(table, dyn, beta1, beta2, eps, weight_decay, lr, flags | DEVICE_STEP)
 
 
 def sgd_step(
