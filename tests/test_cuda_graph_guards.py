@@ -1,6 +1,8 @@
-"""What refuses to run inside a CUDA graph capture, checked without a GPU: CUDA random-number streams (their
-replays would repeat the same numbers) and the fused Adam step (bias corrections computed on the host); and
-the ember.cuda graph API's error without a GPU. The captures themselves: tests/gpu/test_cuda_graph.py."""
+"""What refuses to run inside a CUDA graph capture, checked without a GPU: CUDA random-number draws whose
+kernels cannot read the graph's generator state (their replays would repeat the same numbers) and the fused
+Adam step (bias corrections computed on the host); the bookkeeping of the graph-safe draws (offsets counted
+from the graph's start, the generator advanced at each replay); and the ember.cuda graph API's error without
+a GPU. The captures themselves: tests/gpu/test_cuda_graph.py."""
 
 from __future__ import annotations
 
@@ -16,12 +18,45 @@ def test_cuda_random_streams_refuse_to_advance_during_capture(monkeypatch):
     eng = philox.PhiloxEngine(5, xp=types.SimpleNamespace(__name__="cupy"))  # stands for a CUDA generator
     assert eng.reserve(3) == (5, 0) and eng.reserve(2) == (5, 3)
     monkeypatch.setattr(cuda_graph, "CAPTURING", [1])
-    with pytest.raises(RuntimeError, match="random numbers on CUDA .* cannot be captured"):
+    with pytest.raises(RuntimeError, match="CUDA random numbers cannot be captured in a CUDA graph"):
         eng.reserve(1)
+    with pytest.raises(RuntimeError, match="CUDA random numbers cannot be captured"):
+        fake = type("ndarray", (), {"get": lambda self: None, "__module__": "cupy._core.core"})  # CuPy's
+        philox._to_host(fake())  # what a sampler that reads values on the host (poisson, choice) calls
     assert eng.get_state() == {"seed": 5, "offset": 5}  # the refused call consumed nothing
     host = philox.PhiloxEngine(5)  # a CPU generator is not part of any capture
     assert host.reserve(1) == (5, 0)
     assert ember.rand(3, device="cpu").shape == (3,)
+
+
+def test_graph_safe_draws_count_from_the_graph_and_advance_the_generator_per_replay(monkeypatch):
+    """Inside a capture a graph-safe draw gets an offset counted from the graph's start and the graph's base
+    buffer, and the generator does not move; before each replay the generator's (seed, offset) goes into the
+    buffer and the generator moves past everything the graph draws: replays continue the stream as eager
+    calls would."""
+    a = philox.PhiloxEngine(5, xp=types.SimpleNamespace(__name__="cupy"))
+    b = philox.PhiloxEngine(9, xp=types.SimpleNamespace(__name__="cupy"))
+    assert a.reserve(4, graph_safe=True) == (5, 0, None)  # outside a capture: as before, no base
+    made = []
+    monkeypatch.setattr(cuda_graph, "_new_base", lambda engine: made.append(engine) or [0, 0, 0])
+    monkeypatch.setattr(cuda_graph, "CAPTURING", [1])
+    uses: dict = {}
+    cuda_graph._RNG.append(uses)
+    try:
+        s1, o1, base_a = a.reserve(3, graph_safe=True)
+        s2, o2, base_a2 = a.reserve(2, graph_safe=True)
+        s3, o3, base_b = b.reserve(7, graph_safe=True)
+    finally:
+        cuda_graph._RNG.pop()
+    assert (s1, o1, s2, o2, s3, o3) == (5, 0, 5, 3, 9, 0)
+    assert base_a is base_a2 and base_a is not base_b and made == [a, b]  # one buffer per generator and graph
+    assert a.get_state() == {"seed": 5, "offset": 4} and b.get_state()["offset"] == 0  # capture drew nothing
+    writes = []
+    setter = lambda buf, seed, offset: writes.append((buf is base_a, seed, offset))  # noqa: E731
+    for _ in range(2):
+        cuda_graph.advance_rng(uses, setter)
+    assert writes == [(True, 5, 4), (False, 9, 0), (True, 5, 9), (False, 9, 7)]
+    assert a.get_state()["offset"] == 14 and b.get_state()["offset"] == 14
 
 
 def test_fused_adam_refuses_capture(monkeypatch):

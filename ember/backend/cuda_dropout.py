@@ -44,8 +44,15 @@ __device__ __forceinline__ bool ember_keep(unsigned int hi, unsigned int lo, dou
 }
 
 // y[i] = x[i] * (kept(i) ? scale : 0) for i < n; forward (x: the input) and backward (x: the gradient).
+// base: null, or inside a CUDA graph its (seed, offset) buffer: the stream's seed and the offset that `offset`
+// counts from at each replay (cuda_graph.rng_reserve).
 extern "C" __global__ void ember_dropout(const void* x, void* y, long long n, unsigned long long seed,
-                                         unsigned long long offset, double keep, float scale, int t) {
+                                         unsigned long long offset, double keep, float scale, int t,
+                                         const unsigned long long* base) {
+    if (base) {
+        seed = base[0];
+        offset += base[1];
+    }
     unsigned int k0 = (unsigned int)(seed & 0xffffffffULL), k1 = (unsigned int)(seed >> 32);
     long long pairs = (n + 1) >> 1;
     long long stride = (long long)gridDim.x * blockDim.x;
@@ -79,8 +86,9 @@ def scale_of(p: float, dtype) -> float:
     return float(np.asarray(s, dtype=np.float32).astype(dtype).astype(np.float32))
 
 
-def apply(x, p: float, seed: int, offset: int):
-    """A new array: x with the Philox mask of (seed, offset) applied (forward, or backward on a gradient)."""
+def apply(x, p: float, seed: int, offset: int, base: int = 0):
+    """A new array: x with the Philox mask of (seed, offset) applied (forward, or backward on a gradient);
+    `base`: the address of a CUDA graph's (seed, offset) buffer, or 0 (see the kernel)."""
     import cupy
 
     y = cupy.empty(x.shape, dtype=x.dtype)
@@ -95,6 +103,7 @@ def apply(x, p: float, seed: int, offset: int):
         np.float64(1.0 - p),
         np.float32(scale_of(p, x.dtype)),
         np.int32(DTYPE_CODE[x.dtype]),
+        np.uint64(base),
     )
     _KERNELS("ember_dropout")((grid,), (256,), args)
     return y

@@ -15,10 +15,60 @@ CAPTURING = [0]  # captures in progress in this process: random-number generator
 _MODES = ("global", "thread_local", "relaxed")
 
 RNG_MESSAGE = (
-    "random numbers on CUDA (dropout, rand, randn, bernoulli, ...) cannot be captured in a CUDA graph yet: the "
-    "captured kernels would repeat the same numbers on every replay. Capture the step without them (dropout p=0, "
-    "or model.eval()), or run it eagerly."
+    "this use of CUDA random numbers cannot be captured in a CUDA graph: its kernels would repeat the same numbers "
+    "on every replay (dropout and the samplers that draw on the GPU, such as rand, randn and bernoulli, are "
+    "graph-safe; this one is not). Capture the step without it, or run it eagerly."
 )
+
+_RNG: list = []  # per capture in progress (innermost last): {engine: [blocks used, device base buffer]}
+
+_BASE_SRC = r"""
+extern "C" __global__ void ember_rng_base(unsigned long long* b, unsigned long long seed, unsigned long long off) {
+    b[0] = seed; b[1] = off; b[2] = 1ULL;
+}
+"""
+_BASE_KERNEL: list = []
+
+
+def _new_base(engine):
+    """A device buffer (seed, offset, 1) for `engine`'s kernels in one graph, uint64[3]: written before each
+    replay, so nothing is recorded here (an empty array, not zeros: a recorded fill would run on replay)."""
+    import cupy
+
+    with engine._device():
+        return cupy.empty(3, dtype=cupy.uint64)
+
+
+def rng_reserve(engine, nb: int) -> tuple:
+    """Inside a capture: (seed, offset, base) for the next nb Philox blocks of `engine`, where offset counts
+    from the graph's start and `base` is the graph's device buffer holding the generator's (seed, offset) at
+    each replay; kernels add base's offset to theirs (and take its seed). The generator does not advance
+    now: each replay advances it by all the blocks its capture reserved, as torch's graph-safe generators do."""
+    uses = _RNG[-1]
+    entry = uses.get(engine)
+    if entry is None:
+        entry = uses[engine] = [0, _new_base(engine)]
+    offset = entry[0]
+    entry[0] += nb
+    return engine._seed, offset, entry[1]
+
+
+def _set_base(buf, seed: int, offset: int) -> None:
+    """buf <- (seed, offset, 1) on the current stream, by a kernel (a copy from the host would wait)."""
+    import cupy
+    import numpy as np
+
+    if not _BASE_KERNEL:
+        _BASE_KERNEL.append(cupy.RawKernel(_BASE_SRC, "ember_rng_base"))
+    _BASE_KERNEL[0]((1,), (1,), (buf, np.uint64(seed), np.uint64(offset)))
+
+
+def advance_rng(uses: dict, set_base=_set_base) -> None:
+    """Before a replay: each generator's current (seed, offset) into the graph's buffer, then the generator
+    moves past the blocks the graph consumes."""
+    for engine, (used, buf) in uses.items():
+        set_base(buf, engine._seed, engine._offset)
+        engine._offset = (engine._offset + used) & ((1 << 64) - 1)
 
 
 _KEEP: list = []  # per capture in progress (innermost last): host buffers its recorded copies read from
@@ -67,6 +117,7 @@ class Graph:
         self._stream = None
         self._allocator = None
         self._keep: list = []
+        self._rng: dict = {}
 
     def capture_begin(self, pool: GraphPool | None = None, capture_error_mode: str = "global") -> None:
         import cupy
@@ -102,6 +153,8 @@ class Graph:
         self._stream = stream
         self._keep = []
         _KEEP.append(self._keep)
+        self._rng = {}
+        _RNG.append(self._rng)
         CAPTURING[0] += 1
 
     def capture_end(self) -> None:
@@ -119,6 +172,7 @@ class Graph:
         finally:
             CAPTURING[0] -= 1
             del _KEEP[next(i for i, k in enumerate(_KEEP) if k is self._keep)]  # by identity: [] == []
+            del _RNG[next(i for i, k in enumerate(_RNG) if k is self._rng)]
             self._allocator.__exit__(None, None, None)
             self._allocator = None
         self._graph = graph
@@ -138,6 +192,8 @@ class Graph:
             raise RuntimeError("CUDAGraph.replay: nothing captured yet (capture it with ember.cuda.graph(g))")
         import cupy
 
+        if self._rng:
+            advance_rng(self._rng)
         self._graph.launch(cupy.cuda.get_current_stream())
 
     def reset(self) -> None:
@@ -146,6 +202,7 @@ class Graph:
         self._graph = None
         self._pool = None
         self._keep = []
+        self._rng = {}
 
     def pool(self) -> GraphPool:
         if self._pool is None:

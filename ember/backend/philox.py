@@ -74,12 +74,19 @@ def _counters(xp, offset: int, n: int):
 
 _KERNEL = None
 _KERNEL_CHUNK = 2**28  # blocks per launch
+# base: uint64[3] (seed, offset, active); active inside a CUDA graph, where the generator's state at each replay
+# comes from there (cuda_graph.rng_reserve) and `offset` counts from the graph's start
 _KERNEL_BODY = r"""
 unsigned long long ctr = offset + (unsigned long long)i;
+unsigned int ka = k0, kb = k1;
+if (base[2]) {
+    ctr += base[1];
+    ka = (unsigned int)(base[0] & 0xffffffffULL);
+    kb = (unsigned int)(base[0] >> 32);
+}
 unsigned int x0 = (unsigned int)(ctr & 0xffffffffULL);
 unsigned int x1 = (unsigned int)(ctr >> 32);
 unsigned int x2 = 0u, x3 = 0u;
-unsigned int ka = k0, kb = k1;
 #pragma unroll
 for (int r = 0; r < 10; ++r) {
     if (r) {
@@ -111,28 +118,53 @@ def _kernel():
         import cupy
 
         _KERNEL = cupy.ElementwiseKernel(
-            "uint64 offset, uint32 k0, uint32 k1", "raw uint32 out", _KERNEL_BODY, "ember_philox4x32_10"
+            "uint64 offset, uint32 k0, uint32 k1, raw uint64 base",
+            "raw uint32 out",
+            _KERNEL_BODY,
+            "ember_philox4x32_10",
         )
     return _KERNEL
 
 
-def philox_blocks_cuda(seed: int, offset: int, n: int):
-    """Blocks offset .. offset + n - 1 of stream `seed` as a cupy uint32 (n, 4) array, by the CUDA kernel."""
+_NO_BASE: dict = {}  # device id -> uint64[3] zeros: the base of launches outside a CUDA graph
+
+
+def _no_base():
+    import cupy
+
+    dev = cupy.cuda.Device().id
+    b = _NO_BASE.get(dev)
+    if b is None:
+        if cuda_graph.CAPTURING[0]:  # made outside any capture: a graph's pool must not hold a shared buffer
+            raise RuntimeError(
+                "ember: philox_blocks_cuda inside a CUDA graph capture needs the graph's base buffer"
+            )
+        b = _NO_BASE[dev] = cupy.zeros(3, dtype=cupy.uint64)
+    return b
+
+
+def philox_blocks_cuda(seed: int, offset: int, n: int, base=None):
+    """Blocks offset .. offset + n - 1 of stream `seed` as a cupy uint32 (n, 4) array, by the CUDA kernel.
+    `base`: a CUDA graph's (seed, offset) buffer (cuda_graph.rng_reserve), which then supplies the seed and
+    the offset that `offset` counts from at each replay."""
     import cupy
 
     out = cupy.empty(4 * n, dtype=cupy.uint32)
     seed &= _MASK64
     k0, k1 = np.uint32(seed & _MASK32), np.uint32(seed >> 32)
+    if base is None and n:
+        base = _no_base()
     for start in range(0, n, _KERNEL_CHUNK):  # CuPy takes the launch size as a C int
         stop = min(n, start + _KERNEL_CHUNK)
-        _kernel()(_U((offset + start) & _MASK64), k0, k1, out[4 * start : 4 * stop], size=stop - start)
+        _kernel()(_U((offset + start) & _MASK64), k0, k1, base, out[4 * start : 4 * stop], size=stop - start)
     return out.reshape(n, 4)
 
 
-def philox_blocks(xp, seed: int, offset: int, n: int, *, kernel: bool = True):
-    """Blocks offset .. offset + n - 1 of stream `seed` as uint32 (n, 4); CuPy uses the kernel unless told not."""
+def philox_blocks(xp, seed: int, offset: int, n: int, *, kernel: bool = True, base=None):
+    """Blocks offset .. offset + n - 1 of stream `seed` as uint32 (n, 4); CuPy uses the kernel unless told not
+    (`base`: see philox_blocks_cuda)."""
     if kernel and _is_cupy(xp):
-        return philox_blocks_cuda(seed, offset, n)
+        return philox_blocks_cuda(seed, offset, n, base)
     seed &= _MASK64
     return philox4x32_10(xp, _counters(xp, offset, n), (seed & _MASK32, seed >> 32))
 
@@ -171,6 +203,8 @@ def _out_shape(size, *params) -> tuple:
 def _to_host(x):
     """A NumPy view/copy of a scalar, a list, a NumPy array or a CuPy array."""
     if hasattr(x, "get") and type(x).__module__.startswith("cupy"):
+        if cuda_graph.CAPTURING[0]:  # a sampler that reads the device on the host (poisson, choice, ...)
+            raise RuntimeError(f"ember: {cuda_graph.RNG_MESSAGE}")
         return x.get()
     return np.asarray(x)
 
@@ -244,20 +278,25 @@ class PhiloxEngine:
             return self.xp.cuda.Device(self.device_index)
         return contextlib.nullcontext()
 
-    def reserve(self, nb: int) -> tuple:
+    def reserve(self, nb: int, graph_safe: bool = False) -> tuple:
         """(seed, offset) of the next nb blocks, for a kernel that computes them itself; advances the stream.
-        Refused while a CUDA graph is captured (its replays would repeat the same numbers)."""
+        graph_safe=True (a caller whose kernel reads a CUDA graph's base buffer) returns (seed, offset, base):
+        base is None outside a capture; inside one, cuda_graph.rng_reserve's buffer, with offset counted from
+        the graph's start. Without graph_safe, refused while a CUDA graph is captured (its replays would
+        repeat the same numbers)."""
         if cuda_graph.CAPTURING[0] and _is_cupy(self.xp):
-            raise RuntimeError(f"ember: {cuda_graph.RNG_MESSAGE}")
+            if not graph_safe:
+                raise RuntimeError(f"ember: {cuda_graph.RNG_MESSAGE}")
+            return cuda_graph.rng_reserve(self, nb)
         offset = self._offset
         self._offset = (offset + nb) & _MASK64
-        return self._seed, offset
+        return (self._seed, offset, None) if graph_safe else (self._seed, offset)
 
     def _words(self, n: int):
         """The next n uint32 words; consumes ceil(n / 4) blocks."""
         nb = -(-n // 4)
-        seed, offset = self.reserve(nb)
-        blocks = philox_blocks(self.xp, seed, offset, nb)
+        seed, offset, base = self.reserve(nb, graph_safe=True)
+        blocks = philox_blocks(self.xp, seed, offset, nb, base=base)
         return blocks.reshape(-1)[:n]
 
     def _bits64(self, n: int):

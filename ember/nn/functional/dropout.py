@@ -64,23 +64,23 @@ class _FusedDropout(Op):
     node_name = "NativeDropoutBackward0"
 
     @staticmethod
-    def forward(ctx, x, p=0.5, seed=0, offset=0):
+    def forward(ctx, x, p=0.5, seed=0, offset=0, base=0):
         from ...backend import cuda_dropout
 
-        ctx.args = (p, seed, offset)
-        return cuda_dropout.apply(x, p, seed, offset)
+        ctx.args = (p, seed, offset, base)
+        return cuda_dropout.apply(x, p, seed, offset, base)
 
     @staticmethod
     def backward(ctx, g):
         from ...backend import cuda_dropout
 
-        p, seed, offset = ctx.args
+        p, seed, offset, base = ctx.args
         if STATE.enabled:  # create_graph: the regenerated noise as a constant, times g (differentiable in g)
             ones = ctx.xp.ones(tuple(g.shape), dtype=g._data.dtype)
-            noise = _wrap(cuda_dropout.apply(ones, p, seed, offset), g._dtype, g._device)
+            noise = _wrap(cuda_dropout.apply(ones, p, seed, offset, base), g._dtype, g._device)
             return (g * noise,)
         gd = ctx.xp.ascontiguousarray(g._data)
-        return (_wrap(cuda_dropout.apply(gd, p, seed, offset), g._dtype, g._device),)
+        return (_wrap(cuda_dropout.apply(gd, p, seed, offset, base), g._dtype, g._device),)
 
 
 def _fused_dropout(input: Tensor, p: float):
@@ -91,8 +91,15 @@ def _fused_dropout(input: Tensor, p: float):
 
     if not cuda_dropout.supports(input._data):
         return None
-    seed, offset = _gen(None, input._device)._engine.reserve(cuda_dropout.blocks(input.numel()))
-    return dispatch(_FusedDropout, (input,), {"p": float(p), "seed": int(seed), "offset": int(offset)})
+    seed, offset, base = _gen(None, input._device)._engine.reserve(cuda_dropout.blocks(input.numel()), True)
+    # base: inside a CUDA graph, the address of its (seed, offset) buffer, which the graph keeps alive
+    kw = {
+        "p": float(p),
+        "seed": int(seed),
+        "offset": int(offset),
+        "base": 0 if base is None else base.data.ptr,
+    }
+    return dispatch(_FusedDropout, (input,), kw)
 
 
 @traceable("F.dropout")
