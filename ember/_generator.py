@@ -35,7 +35,10 @@ class Generator:
         if not -(2**63) <= seed < 2**64:
             raise ValueError("Overflow when unpacking long long")
         self._seed = seed % 2**64
-        self._engine = self._make(self._seed)
+        if self.device.type == "cpu":
+            self._engine = self._make(self._seed)
+        else:  # in place: a CUDA graph that draws from this engine follows the new seed on its next replay
+            self._engine.set_state({"seed": self._seed, "offset": 0})
         return self
 
     def seed(self) -> int:

@@ -18,6 +18,7 @@ def test_cuda_random_streams_refuse_to_advance_during_capture(monkeypatch):
     eng = philox.PhiloxEngine(5, xp=types.SimpleNamespace(__name__="cupy"))  # stands for a CUDA generator
     assert eng.reserve(3) == (5, 0) and eng.reserve(2) == (5, 3)
     monkeypatch.setattr(cuda_graph, "CAPTURING", [1])
+    monkeypatch.setattr(cuda_graph, "stream_capturing", lambda: True)
     with pytest.raises(RuntimeError, match="CUDA random numbers cannot be captured in a CUDA graph"):
         eng.reserve(1)
     with pytest.raises(RuntimeError, match="CUDA random numbers cannot be captured"):
@@ -40,15 +41,26 @@ def test_graph_safe_draws_count_from_the_graph_and_advance_the_generator_per_rep
     made = []
     monkeypatch.setattr(cuda_graph, "_new_base", lambda engine: made.append(engine) or [0, 0, 0])
     monkeypatch.setattr(cuda_graph, "CAPTURING", [1])
+    capturing = [False]  # the current stream: another stream's draws stay eager during a capture
+    monkeypatch.setattr(cuda_graph, "stream_capturing", lambda: capturing[0])
     uses: dict = {}
     cuda_graph._RNG.append(uses)
     try:
+        assert a.reserve(1, graph_safe=True) == (5, 4, None)  # not the captured stream: an ordinary draw
+        a.set_state({"seed": 5, "offset": 4})
+        capturing[0] = True
         s1, o1, base_a = a.reserve(3, graph_safe=True)
+        saved = a.get_state()  # where a replay will be here (activation checkpointing saves this)
         s2, o2, base_a2 = a.reserve(2, graph_safe=True)
+        a.set_state(saved)  # ... and restores it to recompute: the same offsets again
+        s2b, o2b, _ = a.reserve(2, graph_safe=True)
         s3, o3, base_b = b.reserve(7, graph_safe=True)
+        with pytest.raises(RuntimeError, match="cannot be reseeded inside a CUDA graph capture"):
+            a.set_state({"seed": 6, "offset": 0})
     finally:
         cuda_graph._RNG.pop()
-    assert (s1, o1, s2, o2, s3, o3) == (5, 0, 5, 3, 9, 0)
+    capturing[0] = False
+    assert (s1, o1, s2, o2, s2b, o2b, s3, o3) == (5, 0, 5, 3, 5, 3, 9, 0) and saved == {"seed": 5, "offset": 7}
     assert base_a is base_a2 and base_a is not base_b and made == [a, b]  # one buffer per generator and graph
     assert a.get_state() == {"seed": 5, "offset": 4} and b.get_state()["offset"] == 0  # capture drew nothing
     writes = []

@@ -86,9 +86,9 @@ def scale_of(p: float, dtype) -> float:
     return float(np.asarray(s, dtype=np.float32).astype(dtype).astype(np.float32))
 
 
-def apply(x, p: float, seed: int, offset: int, base: int = 0):
+def apply(x, p: float, seed: int, offset: int, base=None):
     """A new array: x with the Philox mask of (seed, offset) applied (forward, or backward on a gradient);
-    `base`: the address of a CUDA graph's (seed, offset) buffer, or 0 (see the kernel)."""
+    `base`: a CUDA graph's (seed, offset) buffer (cuda_graph.rng_reserve), or None (see the kernel)."""
     import cupy
 
     y = cupy.empty(x.shape, dtype=x.dtype)
@@ -103,7 +103,7 @@ def apply(x, p: float, seed: int, offset: int, base: int = 0):
         np.float64(1.0 - p),
         np.float32(scale_of(p, x.dtype)),
         np.int32(DTYPE_CODE[x.dtype]),
-        np.uint64(base),
+        np.uint64(0 if base is None else base.data.ptr),
     )
     _KERNELS("ember_dropout")((grid,), (256,), args)
     return y

@@ -20,7 +20,7 @@ RNG_MESSAGE = (
     "graph-safe; this one is not). Capture the step without it, or run it eagerly."
 )
 
-_RNG: list = []  # per capture in progress (innermost last): {engine: [blocks used, device base buffer]}
+_RNG: list = []  # per capture in progress (innermost last): {engine: [position, blocks used, base buffer]}
 
 _BASE_SRC = r"""
 extern "C" __global__ void ember_rng_base(unsigned long long* b, unsigned long long seed, unsigned long long off) {
@@ -39,18 +39,43 @@ def _new_base(engine):
         return cupy.empty(3, dtype=cupy.uint64)
 
 
+def stream_capturing() -> bool:
+    """Whether the current stream is being captured (another thread's or stream's work is not)."""
+    import cupy
+
+    return cupy.cuda.get_current_stream().is_capturing()
+
+
+def _entry(engine) -> list:
+    uses = _RNG[-1]
+    entry = uses.get(engine)
+    if entry is None:
+        entry = uses[engine] = [0, 0, _new_base(engine)]
+    return entry
+
+
 def rng_reserve(engine, nb: int) -> tuple:
     """Inside a capture: (seed, offset, base) for the next nb Philox blocks of `engine`, where offset counts
     from the graph's start and `base` is the graph's device buffer holding the generator's (seed, offset) at
     each replay; kernels add base's offset to theirs (and take its seed). The generator does not advance
-    now: each replay advances it by all the blocks its capture reserved, as torch's graph-safe generators do."""
-    uses = _RNG[-1]
-    entry = uses.get(engine)
-    if entry is None:
-        entry = uses[engine] = [0, _new_base(engine)]
+    now: each replay advances it past every block its capture reserved, as torch's graph-safe generators do."""
+    entry = _entry(engine)
     offset = entry[0]
     entry[0] += nb
-    return engine._seed, offset, entry[1]
+    entry[1] = max(entry[1], entry[0])
+    return engine._seed, offset, entry[2]
+
+
+def rng_position(engine) -> int:
+    """Inside a capture: how far the graph's draws of `engine` have gone (0 before its first)."""
+    entry = _RNG[-1].get(engine) if _RNG else None
+    return 0 if entry is None else entry[0]
+
+
+def rng_seek(engine, position: int) -> None:
+    """Inside a capture: the next draw of `engine` continues at `position` blocks from the graph's start (a
+    restored state, as activation checkpointing restores one to replay a forward's numbers)."""
+    _entry(engine)[0] = position
 
 
 def _set_base(buf, seed: int, offset: int) -> None:
@@ -60,13 +85,14 @@ def _set_base(buf, seed: int, offset: int) -> None:
 
     if not _BASE_KERNEL:
         _BASE_KERNEL.append(cupy.RawKernel(_BASE_SRC, "ember_rng_base"))
-    _BASE_KERNEL[0]((1,), (1,), (buf, np.uint64(seed), np.uint64(offset)))
+    with buf.device:
+        _BASE_KERNEL[0]((1,), (1,), (buf, np.uint64(seed), np.uint64(offset)))
 
 
 def advance_rng(uses: dict, set_base=_set_base) -> None:
     """Before a replay: each generator's current (seed, offset) into the graph's buffer, then the generator
     moves past the blocks the graph consumes."""
-    for engine, (used, buf) in uses.items():
+    for engine, (_, used, buf) in uses.items():
         set_base(buf, engine._seed, engine._offset)
         engine._offset = (engine._offset + used) & ((1 << 64) - 1)
 
@@ -167,7 +193,7 @@ class Graph:
             raise RuntimeError(
                 "CUDA graph capture failed: something inside the captured block waited for the GPU or used "
                 "another stream (.item(), printing a tensor, a copy between host and GPU, GradScaler.step, "
-                f"random numbers) ({type(e).__name__}: {e})"
+                f"a sampler that reads values on the host) ({type(e).__name__}: {e})"
             ) from None
         finally:
             CAPTURING[0] -= 1
@@ -193,6 +219,11 @@ class Graph:
         import cupy
 
         if self._rng:
+            if CAPTURING[0]:
+                raise RuntimeError(
+                    "CUDAGraph.replay: a graph that draws random numbers cannot be replayed inside another "
+                    "capture (its generator state is written before each replay)"
+                )
             advance_rng(self._rng)
         self._graph.launch(cupy.cuda.get_current_stream())
 

@@ -140,6 +140,7 @@ def _no_base():
                 "ember: philox_blocks_cuda inside a CUDA graph capture needs the graph's base buffer"
             )
         b = _NO_BASE[dev] = cupy.zeros(3, dtype=cupy.uint64)
+        cupy.cuda.get_current_stream().synchronize()  # once: zeroed before a launch on any stream reads it
     return b
 
 
@@ -256,8 +257,16 @@ class PhiloxEngine:
         return f"PhiloxEngine(seed={self._seed}, offset={self._offset}, xp={self.xp.__name__})"
 
     # -- state
+    def _in_capture(self) -> bool:
+        """Whether draws of this (CUDA) engine are being captured in a CUDA graph right now."""
+        return bool(cuda_graph.CAPTURING[0]) and _is_cupy(self.xp) and cuda_graph.stream_capturing()
+
     def get_state(self) -> dict:
-        """The state {"seed", "offset"} (JSON-able); reading it does not advance the stream."""
+        """The state {"seed", "offset"} (JSON-able); reading it does not advance the stream. Inside a capture,
+        the offset the stream will be at when a replay gets here (relative to the generator's state now), so
+        that restoring it (activation checkpointing) replays the same numbers."""
+        if self._in_capture():
+            return {"seed": self._seed, "offset": (self._offset + cuda_graph.rng_position(self)) & _MASK64}
         return {"seed": self._seed, "offset": self._offset}
 
     def set_state(self, state) -> None:
@@ -270,7 +279,13 @@ class PhiloxEngine:
             raise ValueError(
                 f"expected a Philox state {{'seed': int, 'offset': int}}, got {state!r}"
             ) from None
-        self._seed, self._offset = seed & _MASK64, offset & _MASK64
+        seed, offset = seed & _MASK64, offset & _MASK64
+        if self._in_capture():
+            if seed != self._seed:
+                raise RuntimeError("ember: a CUDA generator cannot be reseeded inside a CUDA graph capture")
+            cuda_graph.rng_seek(self, (offset - self._offset) & _MASK64)
+            return
+        self._seed, self._offset = seed, offset
 
     # -- raw bits
     def _device(self):
@@ -284,7 +299,7 @@ class PhiloxEngine:
         base is None outside a capture; inside one, cuda_graph.rng_reserve's buffer, with offset counted from
         the graph's start. Without graph_safe, refused while a CUDA graph is captured (its replays would
         repeat the same numbers)."""
-        if cuda_graph.CAPTURING[0] and _is_cupy(self.xp):
+        if self._in_capture():
             if not graph_safe:
                 raise RuntimeError(f"ember: {cuda_graph.RNG_MESSAGE}")
             return cuda_graph.rng_reserve(self, nb)

@@ -64,10 +64,10 @@ class _FusedDropout(Op):
     node_name = "NativeDropoutBackward0"
 
     @staticmethod
-    def forward(ctx, x, p=0.5, seed=0, offset=0, base=0):
+    def forward(ctx, x, p=0.5, seed=0, offset=0, base=None):
         from ...backend import cuda_dropout
 
-        ctx.args = (p, seed, offset, base)
+        ctx.args = (p, seed, offset, base)  # base: a CUDA graph's generator buffer, kept alive for backward
         return cuda_dropout.apply(x, p, seed, offset, base)
 
     @staticmethod
@@ -92,13 +92,8 @@ def _fused_dropout(input: Tensor, p: float):
     if not cuda_dropout.supports(input._data):
         return None
     seed, offset, base = _gen(None, input._device)._engine.reserve(cuda_dropout.blocks(input.numel()), True)
-    # base: inside a CUDA graph, the address of its (seed, offset) buffer, which the graph keeps alive
-    kw = {
-        "p": float(p),
-        "seed": int(seed),
-        "offset": int(offset),
-        "base": 0 if base is None else base.data.ptr,
-    }
+    # base: inside a CUDA graph, its (seed, offset) buffer for this generator (None outside one)
+    kw = {"p": float(p), "seed": int(seed), "offset": int(offset), "base": base}
     return dispatch(_FusedDropout, (input,), kw)
 
 
