@@ -61,39 +61,15 @@ def _libcublas():
     p, i, ll = ctypes.c_void_p, ctypes.c_int, ctypes.c_longlong
     lib.cublasSetStream_v2.argtypes = [p, p]
     lib.cublasGemmEx.argtypes = [p, i, i, i, i, i, p, p, i, i, p, i, i, p, p, i, i, i, i]
-    lib.cublasGemmStridedBatchedEx.argtypes = [
-        p,
-        i,
-        i,
-        i,
-        i,
-        i,
-        p,
-        p,
-        i,
-        i,
-        ll,
-        p,
-        i,
-        i,
-        ll,
-        p,
-        p,
-        i,
-        i,
-        ll,
-        i,
-        i,
-        i,
-    ]
+    lib.cublasGemmStridedBatchedEx.argtypes = [p, i, i, i, i, i, p, p, i, i, ll, p, i, i, ll, p, p, i, i, ll, i, i, i]  # fmt: skip
     for fn in (lib.cublasSetStream_v2, lib.cublasGemmEx, lib.cublasGemmStridedBatchedEx):
         fn.restype = i
     _LIB.append(lib)
     return lib
 
 
-def _check(status: int, what: str) -> None:
-    if status != 0:
+def _check(status, what: str) -> None:
+    if status:
         raise RuntimeError(f"cuBLAS {what} failed during a CUDA graph capture (cublasStatus_t {status})")
 
 
@@ -133,70 +109,23 @@ def gemm_batched(
     dt, ct = _dtype_code(a.dtype), _dtype_code(c.dtype)
     one, zero = (_ONE64, _ZERO64) if compute == _COMPUTE_64F else (_ONE, _ZERO)
     handle = cupy.cuda.device.get_cublas_handle()
-    if CAPTURING[0]:
+    if CAPTURING[0]:  # the library itself, on the capturing stream (CuPy's wrappers refuse it)
         lib = _libcublas()
         _check(lib.cublasSetStream_v2(handle, cupy.cuda.get_current_stream().ptr), "SetStream")
-        if batch == 1:
-            st = lib.cublasGemmEx(
-                handle, opb, opa, cm, cn, k, one.ctypes.data, b.data.ptr, dt, ldb, a.data.ptr, dt, lda,
-                zero.ctypes.data, c.data.ptr, ct, ldc, compute, _GEMM_DEFAULT,
-            )  # fmt: skip
-        else:
-            st = lib.cublasGemmStridedBatchedEx(
-                handle, opb, opa, cm, cn, k, one.ctypes.data, b.data.ptr, dt, ldb, sb, a.data.ptr, dt, lda, sa,
-                zero.ctypes.data, c.data.ptr, ct, ldc, sc, batch, compute, _GEMM_DEFAULT,
-            )  # fmt: skip
-        _check(st, "GemmEx")
-        return c
-    # (CuPy's wrappers set the handle's stream to the current one themselves)
+        gemm, gemm_strided = lib.cublasGemmEx, lib.cublasGemmStridedBatchedEx
+    else:  # CuPy's wrappers set the handle's stream to the current one themselves, and raise on errors
+        gemm, gemm_strided = cublas.gemmEx, cublas.gemmStridedBatchedEx
     if batch == 1:
-        cublas.gemmEx(
-            handle,
-            opb,
-            opa,
-            cm,
-            cn,
-            k,
-            one.ctypes.data,
-            b.data.ptr,
-            dt,
-            ldb,
-            a.data.ptr,
-            dt,
-            lda,
-            zero.ctypes.data,
-            c.data.ptr,
-            ct,
-            ldc,
-            compute,
-            _GEMM_DEFAULT,
-        )
+        st = gemm(
+            handle, opb, opa, cm, cn, k, one.ctypes.data, b.data.ptr, dt, ldb, a.data.ptr, dt, lda,
+            zero.ctypes.data, c.data.ptr, ct, ldc, compute, _GEMM_DEFAULT,
+        )  # fmt: skip
     else:
-        cublas.gemmStridedBatchedEx(
-            handle,
-            opb,
-            opa,
-            cm,
-            cn,
-            k,
-            one.ctypes.data,
-            b.data.ptr,
-            dt,
-            ldb,
-            sb,
-            a.data.ptr,
-            dt,
-            lda,
-            sa,
-            zero.ctypes.data,
-            c.data.ptr,
-            ct,
-            ldc,
-            sc,
-            batch,
-            compute,
-            _GEMM_DEFAULT,
-        )
+        st = gemm_strided(
+            handle, opb, opa, cm, cn, k, one.ctypes.data, b.data.ptr, dt, ldb, sb, a.data.ptr, dt, lda, sa,
+            zero.ctypes.data, c.data.ptr, ct, ldc, sc, batch, compute, _GEMM_DEFAULT,
+        )  # fmt: skip
+    _check(st, "GemmEx")  # a cublasStatus_t from the library; None from CuPy's wrappers
     return c
 
 
