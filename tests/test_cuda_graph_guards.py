@@ -43,8 +43,9 @@ def test_graph_safe_draws_count_from_the_graph_and_advance_the_generator_per_rep
     monkeypatch.setattr(cuda_graph, "CAPTURING", [1])
     capturing = [False]  # the current stream: another stream's draws stay eager during a capture
     monkeypatch.setattr(cuda_graph, "stream_capturing", lambda: capturing[0])
-    uses: dict = {}
-    cuda_graph._RNG.append(uses)
+    graph = cuda_graph.Graph()  # stands for the graph being captured
+    uses = graph._rng
+    cuda_graph._ACTIVE.append(graph)
     try:
         assert a.reserve(1, graph_safe=True) == (5, 4, None)  # not the captured stream: an ordinary draw
         a.set_state({"seed": 5, "offset": 4})
@@ -58,7 +59,7 @@ def test_graph_safe_draws_count_from_the_graph_and_advance_the_generator_per_rep
         with pytest.raises(RuntimeError, match="cannot be reseeded inside a CUDA graph capture"):
             a.set_state({"seed": 6, "offset": 0})
     finally:
-        cuda_graph._RNG.pop()
+        cuda_graph._ACTIVE.pop()
     capturing[0] = False
     assert (s1, o1, s2, o2, s2b, o2b, s3, o3) == (5, 0, 5, 3, 5, 3, 9, 0) and saved == {"seed": 5, "offset": 7}
     assert base_a is base_a2 and base_a is not base_b and made == [a, b]  # one buffer per generator and graph

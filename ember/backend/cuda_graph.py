@@ -20,7 +20,7 @@ RNG_MESSAGE = (
     "graph-safe; this one is not). Capture the step without it, or run it eagerly."
 )
 
-_RNG: list = []  # per capture in progress (innermost last): {engine: [position, blocks used, base buffer]}
+_ACTIVE: list = []  # the Graphs being captured, innermost last
 
 _BASE_SRC = r"""
 extern "C" __global__ void ember_rng_base(unsigned long long* b, unsigned long long seed, unsigned long long off) {
@@ -47,7 +47,7 @@ def stream_capturing() -> bool:
 
 
 def _entry(engine) -> list:
-    uses = _RNG[-1]
+    uses = _ACTIVE[-1]._rng
     entry = uses.get(engine)
     if entry is None:
         entry = uses[engine] = [0, 0, _new_base(engine)]
@@ -68,7 +68,7 @@ def rng_reserve(engine, nb: int) -> tuple:
 
 def rng_position(engine) -> int:
     """Inside a capture: how far the graph's draws of `engine` have gone (0 before its first)."""
-    entry = _RNG[-1].get(engine) if _RNG else None
+    entry = _ACTIVE[-1]._rng.get(engine) if _ACTIVE else None
     return 0 if entry is None else entry[0]
 
 
@@ -97,13 +97,10 @@ def advance_rng(uses: dict, set_base=_set_base) -> None:
         engine._offset = (engine._offset + used) & ((1 << 64) - 1)
 
 
-_KEEP: list = []  # per capture in progress (innermost last): host buffers its recorded copies read from
-
-
 def keep_alive(obj) -> None:
     """Tie `obj` (a pinned host buffer a captured copy reads on every replay) to the graph being captured."""
-    if _KEEP:
-        _KEEP[-1].append(obj)
+    if _ACTIVE:
+        _ACTIVE[-1]._keep.append(obj)
 
 
 def check_no_capture(what: str) -> None:
@@ -142,8 +139,8 @@ class Graph:
         self._pool = None
         self._stream = None
         self._allocator = None
-        self._keep: list = []
-        self._rng: dict = {}
+        self._keep: list = []  # host buffers its recorded copies read from
+        self._rng: dict = {}  # {generator engine: [position, blocks used, base buffer]} (rng_reserve)
 
     def capture_begin(self, pool: GraphPool | None = None, capture_error_mode: str = "global") -> None:
         import cupy
@@ -178,9 +175,8 @@ class Graph:
         self._allocator = allocator
         self._stream = stream
         self._keep = []
-        _KEEP.append(self._keep)
         self._rng = {}
-        _RNG.append(self._rng)
+        _ACTIVE.append(self)
         CAPTURING[0] += 1
 
     def capture_end(self) -> None:
@@ -197,8 +193,7 @@ class Graph:
             ) from None
         finally:
             CAPTURING[0] -= 1
-            del _KEEP[next(i for i, k in enumerate(_KEEP) if k is self._keep)]  # by identity: [] == []
-            del _RNG[next(i for i, k in enumerate(_RNG) if k is self._rng)]
+            _ACTIVE.remove(self)
             self._allocator.__exit__(None, None, None)
             self._allocator = None
         self._graph = graph
