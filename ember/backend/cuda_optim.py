@@ -211,7 +211,6 @@ class MultiTensorTable:
     __slots__ = ("table", "blocks", "count", "device")
 
     def __init__(self, columns: list, extra: list | None = None) -> None:
-
         first = columns[0]
         self.count = len(first)
         sizes = np.fromiter((a.size for a in first), dtype=np.int64, count=self.count)

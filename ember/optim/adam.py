@@ -195,7 +195,9 @@ class Adam(Optimizer):
         if not _multi_tensor_group(group, capturable_ok=True):
             return super()._step_group(group)
         keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group["amsgrad"] else ("exp_avg", "exp_avg_sq")
-        by_dev, rest = _split_by_device(self, group, keys, _device_step_ok if group["capturable"] else _step_ok)
+        by_dev, rest = _split_by_device(
+            self, group, keys, _device_step_ok if group["capturable"] else _step_ok
+        )
         for p in rest:
             self._step_param(p, group)
         for dev, items in by_dev.items():
@@ -209,10 +211,7 @@ class Adam(Optimizer):
         a step reads nothing from the host and can be captured in a CUDA graph. A plan (pointer table)
         built during a capture holds data that only a replay copies in, so it serves that call alone."""
         amsgrad = group["amsgrad"]
-        objs = []
-        for p, st in items:
-            mx = st["max_exp_avg_sq"]._data if amsgrad else None
-            objs += (p._data, st["exp_avg"]._data, st["exp_avg_sq"]._data, mx, st["step"])
+        objs = _plan_objs(items, amsgrad)
         pkey = (id(group), dev, "capturable")
         plan = self.__dict__.get("_fused_plans", {}).get(pkey)
         if plan is None or not _same(plan.objs, objs):
@@ -231,25 +230,16 @@ class Adam(Optimizer):
             lr=group["lr"],
             flags=_adam_flags(group, wd),
         )
-        for p, st in items:
-            for t in (p, st["exp_avg"], st["exp_avg_sq"], st["step"]):
-                t._bump_version()
-            if amsgrad:
-                st["max_exp_avg_sq"]._bump_version()
+        _bump_updated(items, amsgrad)
+        for _, st in items:
+            st["step"]._bump_version()
 
     def _fused_adam(self, group, dev, items) -> None:
         """One multi-tensor kernel launch for the (param, state) pairs of `group` on CUDA device `dev`."""
         amsgrad = group["amsgrad"]
-        objs = []
-        host_steps = []  # per tensor: the new host count, or None for a device counter (mirror below)
-        for p, st in items:
-            s = st["step"]
-            mx = st["max_exp_avg_sq"]._data if amsgrad else None
-            objs += (p._data, st["exp_avg"]._data, st["exp_avg_sq"]._data, mx, s)
-            if s._device.type == "cpu":
-                host_steps.append(_bump_host_step(s))
-            else:
-                host_steps.append(None)
+        objs = _plan_objs(items, amsgrad)
+        # per tensor: the new host count, or None for a device counter (mirror below)
+        host_steps = [_bump_host_step(s) if s._device.type == "cpu" else None for s in objs[4::5]]
         pkey = (id(group), dev)
         plan = self.__dict__.get("_fused_plans", {}).get(pkey)
         if plan is None or not _same(plan.objs, objs):
@@ -281,12 +271,8 @@ class Adam(Optimizer):
             lr=lr,
             flags=flags,
         )
-        for (p, st), mir in zip(items, plan.mirror):
-            p._bump_version()
-            st["exp_avg"]._bump_version()
-            st["exp_avg_sq"]._bump_version()
-            if amsgrad:
-                st["max_exp_avg_sq"]._bump_version()
+        _bump_updated(items, amsgrad)
+        for mir in plan.mirror:
             if mir is not None:
                 s = mir[0]
                 s._bump_version()
@@ -353,6 +339,26 @@ def _bump_host_step(s: Tensor) -> float:
     return float(s._data)
 
 
+def _plan_objs(items: list, amsgrad: bool) -> list:
+    """What a plan's table points at, five per tensor (param, exp_avg, exp_avg_sq and max_exp_avg_sq arrays,
+    the step tensor), compared by identity at each step to reuse the plan."""
+    objs = []
+    for p, st in items:
+        mx = st["max_exp_avg_sq"]._data if amsgrad else None
+        objs += (p._data, st["exp_avg"]._data, st["exp_avg_sq"]._data, mx, st["step"])
+    return objs
+
+
+def _bump_updated(items: list, amsgrad: bool) -> None:
+    """The version counters of what a multi-tensor step wrote: each param and its moments."""
+    for p, st in items:
+        p._bump_version()
+        st["exp_avg"]._bump_version()
+        st["exp_avg_sq"]._bump_version()
+        if amsgrad:
+            st["max_exp_avg_sq"]._bump_version()
+
+
 def _adam_flags(group: dict, wd) -> int:
     return (
         (cuda_optim.ADAMW if group["decoupled_weight_decay"] else 0)
@@ -382,7 +388,8 @@ def _build_adam_plan(items: list, objs: list, amsgrad: bool, read_steps: bool = 
             mirror.append([s, s._version, 0.0])
             step_ptrs.append(s._data.data.ptr)
     on_dev = [m for m in mirror if m is not None]
-    if on_dev and read_steps:  # one device read for all counters (plans are rebuilt only when pointers change)
+    # one device read for all counters (plans are rebuilt only when pointers change)
+    if on_dev and read_steps:
         xp = get_backend(on_dev[0][0]._device).xp
         values = xp.stack([m[0]._data.reshape(1) for m in on_dev]).get().reshape(-1)
         for m, v in zip(on_dev, values):
