@@ -10,6 +10,8 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import as_strided as _np_as_strided
 
+from .cuda_graph import CAPTURING, D2H_MESSAGE
+
 # NOTE: torch never warns on overflow, 0/0 or log(0); NumPy would on every such op. ember follows torch.
 np.seterr(all="ignore")
 
@@ -112,7 +114,11 @@ class CPUBackend:
 
     def from_other(self, a, device=None) -> np.ndarray:
         """An array from another backend (e.g. CuPy), copied to host memory."""
-        return a if isinstance(a, np.ndarray) else a.get()
+        if isinstance(a, np.ndarray):
+            return a
+        if CAPTURING[0]:
+            raise RuntimeError(f"ember: {D2H_MESSAGE}")
+        return a.get()
 
     # -- memory layout
     @staticmethod

@@ -13,7 +13,7 @@ import numpy as np
 # NumPy-only at import (CuPy and Triton load inside them), bound here once: an import statement per call
 # costs ~2 us, and these run for every matmul / attention of a step
 from . import cuda_attention, cuda_blas, cuda_elementwise, cuda_flash
-from .cuda_graph import CAPTURING
+from .cuda_graph import CAPTURING, D2H_MESSAGE
 
 _HALF_NP = frozenset(cuda_elementwise.DTYPE_CODE) - {np.dtype(np.float32)}  # float16, bfloat16
 _H2D_IN_CAPTURE = (
@@ -81,10 +81,7 @@ class CUDABackend:
 
     def to_numpy(self, a) -> np.ndarray:
         if CAPTURING[0]:
-            raise RuntimeError(
-                "ember: a CUDA tensor cannot be read on the host (.item(), .tolist(), float(), printing, .cpu()) "
-                "inside a CUDA graph capture: nothing has run yet; read the captured outputs after replay()"
-            )
+            raise RuntimeError(f"ember: {D2H_MESSAGE}")
         return a.get() if isinstance(a, self.ndarray) else np.asarray(a)
 
     def from_numpy(self, a, device=None):

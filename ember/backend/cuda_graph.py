@@ -20,6 +20,11 @@ RNG_MESSAGE = (
     "graph-safe; this one is not). Capture the step without it, or run it eagerly."
 )
 
+D2H_MESSAGE = (
+    "a CUDA tensor cannot be read on the host (.item(), .tolist(), float(), printing, .cpu()) inside a CUDA graph "
+    "capture: nothing has run yet; read the captured outputs after replay()"
+)
+
 _ACTIVE: list = []  # the Graphs being captured, innermost last
 
 _BASE_SRC = r"""

@@ -211,11 +211,14 @@ class Pow(Op):
     @staticmethod
     def backward(ctx, g):
         from . import elementwise as E
+        from .factory import zeros_like
 
         a, b, out = ctx.saved_tensors
         need = ctx.needs_input_grad
         ga = gb = None
-        if need[0]:
+        if need[0] and not isinstance(b, Tensor):  # a number exponent, as torch's pow_backward(Scalar)
+            ga = zeros_like(g) if b == 0 else g * b * (a ** (b - 1))
+        elif need[0]:
             ga = E.where(b == 0, 0.0, g * b * (a ** (b - 1)))
         if need[1]:
             gb = E.where((a == 0) & (b >= 0), 0.0, g * out * E.log(a))

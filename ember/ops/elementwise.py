@@ -904,10 +904,14 @@ def where(condition, input=None, other=None):
     if isinstance(other, Tensor) and other._dtype is not dt:
         other = other.to(dt)
     if not isinstance(condition, Tensor):
-        from .factory import tensor
+        from .factory import full, tensor
 
         like = input if isinstance(input, Tensor) else other if isinstance(other, Tensor) else None
-        condition = tensor(condition, dtype=D.bool_, device=None if like is None else like._device)
+        dev = None if like is None else like._device
+        if isinstance(condition, (bool, int)):  # a fill on the device: no host copy (graph-safe)
+            condition = full((), bool(condition), dtype=D.bool_, device=dev)
+        else:
+            condition = tensor(condition, dtype=D.bool_, device=dev)
     elif condition._dtype is not D.bool_:
         if condition._dtype is D.uint8:
             condition = condition.to(D.bool_)
