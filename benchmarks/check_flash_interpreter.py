@@ -6,7 +6,8 @@
 Runs ember/backend/cuda_flash.py's forward and backward with NumPy standing in for CuPy and the interpreter
 standing in for the GPU, in float16, against torch's float64 SDPA on the same rounded inputs: causal and not,
 L != S, odd lengths, head dims 8-64, strided (transposed) q and k, boolean and additive masks broadcast over
-batch or heads (with fully masked rows), grouped-query attention. Prints the relative errors; exits 1 if any is
+batch or heads (with fully masked rows), grouped-query attention, dropout (the reference applies the keep mask
+ember's Philox stream gives for the same seed and offset, computed on the host). Prints the relative errors; exits 1 if any is
 over 5e-3 (an exactly-zero reference, one key only, is compared absolutely).
 """
 
@@ -51,14 +52,21 @@ class _Interpreted:
         self.fn[grid](*(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in args), **kw)
 
 
-def _reference(q, k, v, g, scale, causal, mask=None, groups=1):
+def _reference(q, k, v, g, scale, causal, mask=None, groups=1, keep=None, p=0.0):
     tq, tk, tv = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (q, k, v))
     tm = None
     if mask is not None:
         tm = torch.tensor(mask if mask.dtype == np.bool_ else mask.astype(np.float64))
-    o = torch.nn.functional.scaled_dot_product_attention(
-        tq, tk, tv, attn_mask=tm, is_causal=causal, scale=scale, enable_gqa=groups > 1
-    )
+    if keep is None:
+        o = torch.nn.functional.scaled_dot_product_attention(
+            tq, tk, tv, attn_mask=tm, is_causal=causal, scale=scale, enable_gqa=groups > 1
+        )
+    else:  # softmax, then the given keep mask and 1 / (1 - p)
+        kk, vv = (t.repeat_interleave(groups, dim=-3) for t in (tk, tv))
+        s = (tq @ kk.transpose(-1, -2)) * scale
+        if causal:
+            s = s.masked_fill(~torch.ones(s.shape[-2:], dtype=torch.bool).tril(), float("-inf"))
+        o = (s.softmax(-1) * torch.tensor(keep) / (1 - p)) @ vv
     o.backward(torch.tensor(g.astype(np.float64)))
     return o.detach().numpy(), tq.grad.numpy(), tk.grad.numpy(), tv.grad.numpy()
 
@@ -137,6 +145,40 @@ def main() -> int:
         worst = max(worst, *errs)
         print(
             f"batch {batch} L {L} S {S} D {D} mask {mkind} {mshape} groups {groups}: "
+            + " ".join(f"{n} {e:.1e}" for n, e in zip(("out", "dq", "dk", "dv"), errs))
+        )
+    # dropout: the kernels' mask against the one ember's Philox stream gives on the host
+    from ember.backend.philox import philox_blocks
+
+    for batch, L, S, D, causal, p, groups in [
+        ((2, 3), 70, 70, 16, True, 0.3, 1),
+        ((1, 2), 33, 65, 32, False, 0.5, 1),
+        ((2,), 130, 9, 16, False, 0.1, 1),
+        ((1, 1), 5, 7, 8, True, 0.9, 1),
+        ((1, 4), 33, 40, 16, True, 0.2, 2),
+    ]:
+        kv = batch[:-1] + (batch[-1] // groups,)
+        q = rng.standard_normal(batch + (L, D)).astype(np.float16)
+        k, v = (rng.standard_normal(kv + (S, D)).astype(np.float16) for _ in range(2))
+        g = rng.standard_normal(batch + (L, D)).astype(np.float16)
+        seed, offset = 0x9E3779B97F4A7C15 + L, 2**33 + S
+        rngbuf = np.array([seed, offset, 1], dtype=np.uint64)
+        nb = cuda_flash.dropout_blocks(q, k)
+        S4 = (S + 3) // 4
+        words = philox_blocks(np, seed, offset, nb, kernel=False).reshape(-1, L, 4 * S4)[..., :S]
+        keep = ((words >> 8).astype(np.float32) * np.float32(2.0**-24) >= np.float32(p)).reshape(
+            batch + (L, S)
+        )
+        scale = 1 / np.sqrt(D)
+        out, lse = cuda_flash.flash_forward(q, k, v, scale, causal, None, groups, drop=(rngbuf, p))
+        grads = cuda_flash.flash_backward(
+            g, q, k, v, out, lse, scale, causal, (True, True, True), None, groups, drop=(rngbuf, p)
+        )
+        ref = _reference(q, k, v, g, scale, causal, None, groups, keep=keep, p=p)
+        errs = [_err(a, r) for a, r in zip((out,) + grads, ref)]
+        worst = max(worst, *errs)
+        print(
+            f"batch {batch} L {L} S {S} D {D} causal {causal} groups {groups} dropout {p} (kept {keep.mean():.3f}): "
             + " ".join(f"{n} {e:.1e}" for n, e in zip(("out", "dq", "dk", "dv"), errs))
         )
     print(f"worst relative error {worst:.1e}")

@@ -1,6 +1,7 @@
 """GPT-2 124M training on one GPU, ember vs torch, same model code and initial weights, in one run.
 
-    python benchmarks/gpt2_cuda.py [--batch 16] [--steps 10] [--warmup 3] [--profile] [--cuda-graph] [--json out.json]
+    python benchmarks/gpt2_cuda.py [--batch 16] [--steps 10] [--warmup 3] [--profile] [--cuda-graph] [--dropout 0.1]
+                                   [--json out.json]
 
 Model: nanoGPT's GPT-2 small (vocab 50304, 12 layers, width 768, 12 heads, context 1024, tied embeddings,
 tanh GELU), written once in benchmarks/train_cpu.py against the torch API and built for each library.
@@ -207,6 +208,9 @@ def main(argv=None) -> int:
     p.add_argument("--block", type=int, default=CFG["block"], help="context length (small: host-bound steps)")
     p.add_argument("--cprofile", default=None, help="write cProfile's top functions of one ember step here")
     p.add_argument("--cuda-graph", action="store_true", help="also time the step captured as a CUDA graph")
+    p.add_argument(
+        "--dropout", type=float, default=0.0, help="nanoGPT's dropout (attention, residual, embedding)"
+    )
     args = p.parse_args(argv)
     CFG["block"] = args.block
 
@@ -220,8 +224,8 @@ def main(argv=None) -> int:
     batches = [rng.integers(0, 50257, (args.batch, CFG["block"] + 1)) for _ in range(4)]
     torch.manual_seed(0)
     # built on the CPU and moved: torch.set_default_device would put a function mode around every torch op
-    tm = gpt(torch, **CFG).to("cuda")
-    em = gpt(ember, **CFG).to("cuda")
+    tm = gpt(torch, **CFG, dropout=args.dropout).to("cuda")
+    em = gpt(ember, **CFG, dropout=args.dropout).to("cuda")
     em.load_state_dict({k: ember.tensor(v.detach().cpu().numpy()) for k, v in tm.state_dict().items()})
     n_params = sum(p.numel() for p in tm.parameters())
     result = {
@@ -229,6 +233,7 @@ def main(argv=None) -> int:
         "params": n_params,
         "batch": args.batch,
         "tokens_per_step": args.batch * CFG["block"],
+        "dropout": args.dropout,
         "torch": torch.__version__,
     }
     for name, lib, model in (("torch", torch, tm), ("ember", ember, em)):

@@ -39,8 +39,9 @@ def cnn(t):
     )
 
 
-def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
-    """nanoGPT's model, written once against the torch API (t is torch or ember)."""
+def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0):
+    """nanoGPT's model, written once against the torch API (t is torch or ember); dropout as nanoGPT places it
+    (attention weights, after each residual branch, after the embeddings), in training mode only."""
     nn, F = t.nn, t.nn.functional
 
     class Attn(nn.Module):
@@ -48,6 +49,7 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
             super().__init__()
             self.c_attn = nn.Linear(n_embd, 3 * n_embd)
             self.c_proj = nn.Linear(n_embd, n_embd)
+            self.drop = nn.Dropout(dropout)
 
         def forward(self, x):
             B, T, C = x.size()
@@ -55,8 +57,9 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
             q = q.view(B, T, n_head, C // n_head).transpose(1, 2)
             k = k.view(B, T, n_head, C // n_head).transpose(1, 2)
             v = v.view(B, T, n_head, C // n_head).transpose(1, 2)
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-            return self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+            p = dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
+            return self.drop(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
 
     class Block(nn.Module):
         def __init__(self):
@@ -65,7 +68,10 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
             self.attn = Attn()
             self.ln_2 = nn.LayerNorm(n_embd)
             self.mlp = nn.Sequential(
-                nn.Linear(n_embd, 4 * n_embd), nn.GELU(approximate="tanh"), nn.Linear(4 * n_embd, n_embd)
+                nn.Linear(n_embd, 4 * n_embd),
+                nn.GELU(approximate="tanh"),
+                nn.Linear(4 * n_embd, n_embd),
+                nn.Dropout(dropout),
             )
 
         def forward(self, x):
@@ -77,6 +83,7 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
             super().__init__()
             self.wte = nn.Embedding(vocab, n_embd)
             self.wpe = nn.Embedding(block, n_embd)
+            self.drop = nn.Dropout(dropout)
             self.h = nn.ModuleList([Block() for _ in range(n_layer)])
             self.ln_f = nn.LayerNorm(n_embd)
             self.lm_head = nn.Linear(n_embd, vocab, bias=False)
@@ -84,7 +91,7 @@ def gpt(t, vocab=65, block=64, n_layer=4, n_head=4, n_embd=128):
 
         def forward(self, idx, targets=None):
             T = idx.size(1)
-            x = self.wte(idx) + self.wpe(t.arange(T, device=idx.device))
+            x = self.drop(self.wte(idx) + self.wpe(t.arange(T, device=idx.device)))
             for b in self.h:
                 x = b(x)
             logits = self.lm_head(self.ln_f(x))

@@ -2,13 +2,15 @@
 
     out, lse = flash_forward(q, k, v, scale, causal, mask, groups)  # lse: (Z*H, L) float32, base-2 log-sum-exp
     dq, dk, dv = flash_backward(g, q, k, v, out, lse, scale, causal, need, mask, groups)
+    # with dropout: drop=(rng, p), rng = dropout_rng(...) made from the generator's reservation of
+    # dropout_blocks(...) Philox blocks; the backward regenerates the mask from the same rng
 
 q (..., L, D), k and v (..., S, D) float16/bfloat16 with equal batch shapes and D <= 128 (with groups > 1,
 grouped-query attention: k and v have 1/groups of q's heads, query head h reads head h // groups); any strides
 with a unit stride along D (GPT-2's q/k/v are transposed views of the fused QKV projection: read in place).
 mask (optional): boolean (True takes part) or floating (added to the scaled scores), broadcastable to
 (..., L, S), read in place through broadcast strides. Saved for backward: the inputs, the output and lse (L
-floats per head), never the (L, S) probabilities.
+floats per head), never the (L, S) probabilities, nor a dropout mask.
 """
 
 from __future__ import annotations
@@ -54,6 +56,57 @@ def supports(q, k, v, groups: int = 1) -> bool:
         and int(np.prod(q.shape[:-2], dtype=np.int64)) < 65536
         and available()
     )
+
+
+def dropout_blocks(q, k) -> int:
+    """Philox blocks one attention call with dropout consumes: ceil(S / 4) per row of every head."""
+    heads = int(np.prod(q.shape[:-2], dtype=np.int64))
+    return heads * q.shape[-2] * ((k.shape[-2] + 3) // 4)
+
+
+_RNG_SRC = "out[0] = base[2] ? base[0] : seed; out[1] = offset + (base[2] ? base[1] : 0); out[2] = 1;"
+
+
+def dropout_rng(seed: int, offset: int, base=None):
+    """The kernels' (seed, offset, 1) as a uint64[3] device array, written by a one-thread kernel from the
+    generator's reservation (no host copy, so a CUDA graph can capture it: inside one, `base` is the graph's
+    generator buffer, which supplies the seed and the offset `offset` counts from at each replay). The array
+    also serves as philox_blocks_cuda's base (dropout_keep)."""
+    import cupy
+
+    from .philox import _no_base
+
+    if "rng" not in _K:
+        _K["rng"] = cupy.ElementwiseKernel(
+            "raw uint64 base, uint64 seed, uint64 offset", "raw uint64 out", _RNG_SRC, "ember_flash_rng"
+        )
+    out = cupy.empty(3, dtype=cupy.uint64)
+    mask = (1 << 64) - 1
+    _K["rng"](
+        _no_base() if base is None else base, np.uint64(seed & mask), np.uint64(offset & mask), out, size=1
+    )
+    return out
+
+
+def dropout_keep(rng, q, k, p: float):
+    """The keep mask (..., L, S) of the kernels' dropout with this rng (for create_graph backward and tests)."""
+    import cupy
+
+    from .philox import philox_blocks_cuda
+
+    L, S = q.shape[-2], k.shape[-2]
+    S4 = (S + 3) // 4
+    words = philox_blocks_cuda(0, 0, dropout_blocks(q, k), base=rng).reshape(-1, L, 4 * S4)[..., :S]
+    u = (words >> 8).astype(cupy.float32) * cupy.float32(2.0**-24)
+    return (u >= cupy.float32(p)).reshape(q.shape[:-2] + (L, S))
+
+
+def _drop_args(drop, dummy):
+    """(rng array, p, 1 / (1 - p) or 0, flag) kernel arguments for drop = (rng, p) or None."""
+    if drop is None:
+        return dummy, 0.0, 1.0, False
+    rng, p = drop
+    return rng, float(p), (1.0 / (1.0 - p) if p < 1 else 0.0), True
 
 
 def _kernels():
@@ -138,7 +191,7 @@ def _operands(q, k, v, mask):
     return L, S, D, Z, H, (q4, sq), (k4, sk), (v4, sv), _mask4(mask, q, S)
 
 
-def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 1):
+def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 1, drop=None):
     import cupy
 
     ks = _kernels()
@@ -146,20 +199,24 @@ def flash_forward(q, k, v, scale: float, causal: bool, mask=None, groups: int = 
     out = _empty_as(q, q.dtype)
     o4, _, _, so = _view4(out)
     lse = cupy.empty((Z * H, L), dtype=np.float32)
+    rng, p, dsc, dropout = _drop_args(drop, lse)
     bd, warps = _blocks(D)
     bm, bn = 128, 64
     ks["fwd"](
         ((L + bm - 1) // bm, Z * H, 1),
-        q4, k4, v4, o4, lse, m4, float(scale) * ks["log2e"],
+        q4, k4, v4, o4, lse, m4, rng, float(scale) * ks["log2e"], p, dsc,
         *sq, *sk, *sv, *so, *sm,
         H, groups, L, S, D,
-        CAUSAL=bool(causal), MASK=kind, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=3,
+        CAUSAL=bool(causal), MASK=kind, DROPOUT=dropout, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd,
+        num_warps=warps, num_stages=3,
     )  # fmt: skip
     return out, lse
 
 
-def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need, mask=None, groups: int = 1):
-    """(dq, dk, dv) in q's dtype; entries not in `need` (three flags) are None."""
+def flash_backward(
+    g, q, k, v, out, lse, scale: float, causal: bool, need, mask=None, groups: int = 1, drop=None
+):
+    """(dq, dk, dv) in q's dtype; entries not in `need` (three flags) are None. drop: the forward's."""
     import cupy
 
     ks = _kernels()
@@ -173,6 +230,7 @@ def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need, mask=
         ((L + bm - 1) // bm, Z * H, 1), o4, do4, delta, *so, *sd, H, L, D, BLOCK_M=bm, BLOCK_D=bd, num_warps=4
     )
     qk_scale = float(scale) * ks["log2e"]
+    rng, p, dsc, dropout = _drop_args(drop, lse)
     dq = dk = dv = None
     if need[1] or need[2]:
         dk = _empty_as(k, q.dtype)
@@ -181,19 +239,19 @@ def flash_backward(g, q, k, v, out, lse, scale: float, causal: bool, need, mask=
         dv4, _, _, sdv = _view4(dv)
         ks["dkdv"](
             ((S + bn - 1) // bn, Z * (H // groups), 1),
-            q4, k4, v4, do4, lse, delta, dk4, dv4, m4, qk_scale, float(scale),
+            q4, k4, v4, do4, lse, delta, dk4, dv4, m4, rng, qk_scale, float(scale), p, dsc,
             *sq, *sk, *sv, *sd, *sdk, *sdv, *sm,
             H, groups, L, S, D,
-            CAUSAL=bool(causal), MASK=kind, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
+            CAUSAL=bool(causal), MASK=kind, DROPOUT=dropout, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
         )  # fmt: skip
     if need[0]:
         dq = _empty_as(q, q.dtype)
         dq4, _, _, sdq = _view4(dq)
         ks["dq"](
             ((L + bm - 1) // bm, Z * H, 1),
-            q4, k4, v4, do4, lse, delta, dq4, m4, qk_scale, float(scale),
+            q4, k4, v4, do4, lse, delta, dq4, m4, rng, qk_scale, float(scale), p, dsc,
             *sq, *sk, *sv, *sd, *sdq, *sm,
             H, groups, L, S, D,
-            CAUSAL=bool(causal), MASK=kind, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
+            CAUSAL=bool(causal), MASK=kind, DROPOUT=dropout, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=bd, num_warps=warps, num_stages=2,
         )  # fmt: skip
     return dq, (dk if need[1] else None), (dv if need[2] else None)

@@ -10,6 +10,13 @@ is read through its own strides, 0 along broadcast dimensions. Grouped-query att
 key/value head h // G; the dK/dV kernel runs per key/value head and sums over its G query heads. A row that
 every position masks gives zeros (torch's SDPA does the same).
 
+Dropout (DROPOUT=1): the probabilities P (normalised by the undropped row sums) are multiplied by
+_dropout_scale's 1 / (1 - p) or 0; the backward kernels regenerate the same multipliers Z and use
+dV = (P Z)^T dO and dS = P (dP Z - Delta), Delta = rowsum(dO O) as without dropout. The keep mask comes from
+ember's Philox stream: for query head zh, row i and column j, word j % 4 of block offset + (zh L + i)
+ceil(S / 4) + j // 4, kept when (word >> 8) * 2**-24 >= p, so with S % 4 == 0 it is the mask
+`rand(Z, H, L, S) >= p` draws from the same generator state. RNG points to (seed, offset) on the device.
+
 Tensors are (Z, H, rows, D) with any strides except a unit stride along D (strides in elements).
 Imported only where Triton is installed (ember.backend.cuda_flash imports it on first use).
 """
@@ -40,6 +47,21 @@ def _masked_scores(qk, rows, cols, L, S, M, smm, smn, CAUSAL: tl.constexpr, MASK
 
 
 @triton.jit
+def _dropout_scale(RNG, zh, rows, col0, L, S, p_drop, d_scale, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
+    """The (BLOCK_M, BLOCK_N) dropout multipliers of query head zh at rows x [col0, col0 + BLOCK_N) (col0 a
+    multiple of 4): d_scale where kept, 0 where dropped. One Philox block gives four neighbouring columns."""
+    seed = tl.load(RNG)
+    off = tl.load(RNG + 1)
+    row_blk = (zh.to(tl.int64) * L + rows.to(tl.int64)) * ((S + 3) // 4)
+    grp = (col0 // 4 + tl.arange(0, BLOCK_N // 4)).to(tl.int64)
+    blk = (row_blk[:, None] + grp[None, :]).to(tl.uint64) + off
+    w0, w1, w2, w3 = tl.randint4x(seed, blk)
+    w = tl.reshape(tl.join(tl.join(w0, w2), tl.join(w1, w3)), (BLOCK_M, BLOCK_N))
+    u = (w >> 8).to(tl.float32) * 5.9604644775390625e-08
+    return tl.where(u >= p_drop, d_scale, 0.0)
+
+
+@triton.jit
 def _query_block(H, G, S, BLOCK_M: tl.constexpr, CAUSAL: tl.constexpr):
     """What a query-block program (grid: query blocks x Z*H) works on: (zh, batch z, head h, key/value head
     h // G, its query rows, the end of the key range it reads: causal stops at the diagonal block; key blocks
@@ -56,10 +78,10 @@ def _query_block(H, G, S, BLOCK_M: tl.constexpr, CAUSAL: tl.constexpr):
 
 @triton.jit
 def _flash_fwd(
-    Q, K, V, O, LSE, M, qk_scale,
+    Q, K, V, O, LSE, M, RNG, qk_scale, p_drop, d_scale,
     sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, soz, soh, som, smz, smh, smm, smn,
     H, G, L, S, D,
-    CAUSAL: tl.constexpr, MASK: tl.constexpr,
+    CAUSAL: tl.constexpr, MASK: tl.constexpr, DROPOUT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
     zh, z, h, hk, rows, end_n = _query_block(H, G, S, BLOCK_M, CAUSAL)
@@ -96,6 +118,8 @@ def _flash_fwd(
             mask=(cols[:, None] < S) & dmask[None, :],
             other=0.0,
         )
+        if DROPOUT:  # the row sums above stay undropped
+            p = p * _dropout_scale(RNG, zh, rows, start_n, L, S, p_drop, d_scale, BLOCK_M, BLOCK_N)
         acc = tl.dot(p.to(v.dtype), v, acc)
         m_i = m_new
     l_safe = tl.where(l_i == 0.0, 1.0, l_i)
@@ -128,11 +152,11 @@ def _flash_bwd_delta(
 
 @triton.jit
 def _flash_bwd_dkdv(
-    Q, K, V, DO, LSE, DELTA, DK, DV, M, qk_scale, sm_scale,
+    Q, K, V, DO, LSE, DELTA, DK, DV, M, RNG, qk_scale, sm_scale, p_drop, d_scale,
     sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, sdz, sdh, sdm,
     sdkz, sdkh, sdkn, sdvz, sdvh, sdvn, smz, smh, smm, smn,
     H, G, L, S, D,
-    CAUSAL: tl.constexpr, MASK: tl.constexpr,
+    CAUSAL: tl.constexpr, MASK: tl.constexpr, DROPOUT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
     pid_n = tl.program_id(0)
@@ -176,8 +200,13 @@ def _flash_bwd_dkdv(
             qk = tl.dot(q, tl.trans(k)) * qk_scale
             qk = _masked_scores(qk, rows, cols, L, S, m_base, smm, smn, CAUSAL, MASK)
             p = tl.exp2(qk - lse[:, None])
-            dv = tl.dot(tl.trans(p.to(do.dtype)), do, dv)
             dp = tl.dot(do, tl.trans(v))
+            if DROPOUT:
+                dz = _dropout_scale(RNG, z * H + hq, rows, pid_n * BLOCK_N, L, S, p_drop, d_scale, BLOCK_M, BLOCK_N)
+                dv = tl.dot(tl.trans((p * dz).to(do.dtype)), do, dv)
+                dp = dp * dz
+            else:
+                dv = tl.dot(tl.trans(p.to(do.dtype)), do, dv)
             ds = p * (dp - delta[:, None])
             dk = tl.dot(tl.trans(ds.to(q.dtype)), q, dk)
     dk = dk * sm_scale
@@ -195,10 +224,10 @@ def _flash_bwd_dkdv(
 
 @triton.jit
 def _flash_bwd_dq(
-    Q, K, V, DO, LSE, DELTA, DQ, M, qk_scale, sm_scale,
+    Q, K, V, DO, LSE, DELTA, DQ, M, RNG, qk_scale, sm_scale, p_drop, d_scale,
     sqz, sqh, sqm, skz, skh, skn, svz, svh, svn, sdz, sdh, sdm, sdqz, sdqh, sdqm, smz, smh, smm, smn,
     H, G, L, S, D,
-    CAUSAL: tl.constexpr, MASK: tl.constexpr,
+    CAUSAL: tl.constexpr, MASK: tl.constexpr, DROPOUT: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
 ):  # fmt: skip
     zh, z, h, hk, rows, end_n = _query_block(H, G, S, BLOCK_M, CAUSAL)
@@ -224,6 +253,8 @@ def _flash_bwd_dq(
         qk = _masked_scores(qk, rows, cols, L, S, m_base, smm, smn, CAUSAL, MASK)
         p = tl.exp2(qk - lse[:, None])
         dp = tl.dot(do, tl.trans(v))
+        if DROPOUT:
+            dp = dp * _dropout_scale(RNG, zh, rows, start_n, L, S, p_drop, d_scale, BLOCK_M, BLOCK_N)
         ds = p * (dp - delta[:, None])
         dq = tl.dot(ds.to(k.dtype), k, dq)
     dq = dq * sm_scale

@@ -31,6 +31,7 @@ def _tl_dtypes():
         np.dtype(ml_dtypes.bfloat16): tl.bfloat16,
         np.dtype(np.float64): tl.float64,
         np.dtype(np.int64): tl.int64,
+        np.dtype(np.uint64): tl.uint64,
         np.dtype(np.int32): tl.int32,
         np.dtype(np.int16): tl.int16,
         np.dtype(np.int8): tl.int8,

@@ -198,6 +198,54 @@ def test_captured_random_numbers_continue_the_stream_like_eager_calls():
     assert (graphed_state == eager_state).all()
 
 
+def _eager_and_graphed(body, seed: int, steps: int) -> dict:
+    """{False: eager, True: captured once and replayed}: per mode, `steps` runs of body() from generator seed
+    `seed` (its outputs as float NumPy copies) and the generator state after them."""
+    results = {}
+    for graphed in (False, True):
+        ember.cuda.manual_seed(seed)
+        if graphed:
+            g = ember.cuda.CUDAGraph()
+            with ember.cuda.graph(g):
+                static = body()
+            outs = []
+            for _ in range(steps):
+                g.replay()
+                outs.append([t.detach().float().cpu().numpy().copy() for t in static])
+        else:
+            outs = [[t.detach().float().cpu().numpy().copy() for t in body()] for _ in range(steps)]
+        results[graphed] = (outs, ember.cuda.get_rng_state().cpu().numpy())
+    return results
+
+
+def test_flash_attention_dropout_in_a_graph_draws_like_eager_calls():
+    """Attention dropout drawn inside the flash kernels (forward and backward) in a captured step: each replay
+    drops what the same eager step drops from the same seed, replays differ, and the generator ends where the
+    eager steps leave it."""
+    pytest.importorskip("triton")
+    rng = np.random.default_rng(2)
+    q, k, v = (
+        ember.tensor(rng.standard_normal((2, 3, 40, 32)).astype(np.float32), device="cuda")
+        .to(ember.bfloat16)
+        .requires_grad_()
+        for _ in range(3)
+    )
+
+    def body():
+        q.grad = k.grad = v.grad = None
+        out = ember.nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=0.3, is_causal=True)
+        out.float().pow(2).sum().backward()
+        return out, q.grad, k.grad, v.grad
+
+    body()  # warm-up: the kernels compile outside the capture
+    results = _eager_and_graphed(body, seed=21, steps=3)
+    for e_step, g_step in zip(results[False][0], results[True][0]):
+        for e, g in zip(e_step, g_step):
+            np.testing.assert_array_equal(g, e)
+    assert not np.array_equal(results[True][0][0][0], results[True][0][1][0])
+    assert np.array_equal(results[False][1], results[True][1])
+
+
 @pytest.mark.parametrize("use_reentrant", [False, True])
 def test_checkpointed_dropout_in_a_graph_recomputes_its_mask(use_reentrant):
     """Activation checkpointing inside a capture: the recomputation restores the generator state it saved, so
@@ -214,20 +262,7 @@ def test_checkpointed_dropout_in_a_graph_recomputes_its_mask(use_reentrant):
         return y, x.grad
 
     body()  # warm-up
-    results = {}
-    for graphed in (False, True):
-        ember.cuda.manual_seed(7)
-        if graphed:
-            g = ember.cuda.CUDAGraph()
-            with ember.cuda.graph(g):
-                static = body()
-            outs = []
-            for _ in range(2):
-                g.replay()
-                outs.append([t.detach().cpu().numpy().copy() for t in static])
-        else:
-            outs = [[t.detach().cpu().numpy().copy() for t in body()] for _ in range(2)]
-        results[graphed] = (outs, ember.cuda.get_rng_state().cpu().numpy())
+    results = _eager_and_graphed(body, seed=7, steps=2)
     for e, g in zip(results[False][0], results[True][0]):
         np.testing.assert_array_equal(g[0], e[0])
         np.testing.assert_array_equal(g[1], e[1])

@@ -1,8 +1,9 @@
 """Flash attention on CUDA (Triton kernels, ember/backend/cuda_flash.py) against torch's float64 math on the
 same rounded inputs: forward and backward, causal and not, lengths that are not multiples of the tiles, L != S,
 head dims 8..128, unbatched, strided q/k/v views (GPT-2's split of the fused projection), boolean and additive
-masks broadcast over batch or heads (fully masked rows included), grouped-query attention, and a GPT training
-run whose losses match the unfused (cuBLAS + row-softmax) path."""
+masks broadcast over batch or heads (fully masked rows included), grouped-query attention, dropout drawn inside
+the kernels (the composed path's mask from the same seed; its own mask for any length; no (L, S) memory), and a
+GPT training run whose losses match the unfused (cuBLAS + row-softmax) path."""
 
 from __future__ import annotations
 
@@ -159,7 +160,7 @@ def test_mask_that_needs_a_gradient_takes_the_composed_path(flash_calls):
 
 
 def test_flash_not_used_where_unsupported(flash_calls):
-    """Float32, dropout and head dims over 128 take the other paths (and still agree with torch)."""
+    """Float32 and head dims over 128 take the other paths (and still agree with torch)."""
     rng = np.random.default_rng(3)
     q = ember.tensor(rng.standard_normal((1, 2, 9, 160)).astype(np.float32), device="cuda").to(ember.bfloat16)
     out = ember.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
@@ -198,3 +199,128 @@ def test_gpt_training_losses_match_unfused_path(monkeypatch):
     assert np.all(np.isfinite(losses[True]))
     np.testing.assert_allclose(losses[True], losses[False], rtol=2e-2)
     assert losses[True][-1] < losses[True][0]
+
+
+def _half_inputs(batch, L, S, D, groups, dtype, seed):
+    rng = np.random.default_rng(seed)
+    kv = batch[:-1] + (batch[-1] // groups,)
+    shapes = (batch + (L, D), kv + (S, D), kv + (S, D), batch + (L, D))
+    q, k, v, g = (
+        ember.tensor(rng.standard_normal(s).astype(np.float32), device="cuda").to(dtype) for s in shapes
+    )
+    return q, k, v, g
+
+
+def _dropout_run(q, k, v, g, p, causal, groups, seed):
+    """sdpa with dropout from generator seed `seed`: (output, dq, dk, dv) as float64 NumPy, and the state after."""
+    ember.cuda.manual_seed(seed)
+    ins = [t.detach().clone().requires_grad_() for t in (q, k, v)]
+    out = ember.nn.functional.scaled_dot_product_attention(
+        *ins, dropout_p=p, is_causal=causal, enable_gqa=groups > 1
+    )
+    out.backward(g)
+    res = [t.detach().double().cpu().numpy() for t in [out] + [t.grad for t in ins]]
+    return res, ember.cuda.get_rng_state().cpu().numpy()
+
+
+DROPOUT = [  # batch, L, S, D, causal, p, groups (S % 4 == 0)
+    ((2, 3), 64, 64, 32, True, 0.1, 1),
+    ((1, 2), 100, 132, 64, False, 0.5, 1),
+    ((2, 4), 65, 68, 16, True, 0.3, 2),
+    ((3,), 200, 256, 128, False, 0.2, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("case", DROPOUT)
+def test_flash_dropout_is_the_composed_paths_dropout_from_the_same_seed(
+    dtype, case, monkeypatch, flash_calls
+):
+    """With S % 4 == 0 the kernels keep exactly what rand(..., L, S) >= p keeps from the same generator state:
+    flash with dropout, forward and backward, agrees with the composed path (which stores that mask) run from the
+    same seed, and leaves the generator where the composed path leaves it."""
+    batch, L, S, D, causal, p, groups = case
+    dt = getattr(ember, dtype)
+    q, k, v, g = _half_inputs(batch, L, S, D, groups, dt, seed=L + S)
+    be = type(get_backend(ember.device("cuda")))
+    got, got_state = _dropout_run(q, k, v, g, p, causal, groups, seed=99)
+    assert flash_calls == {"fwd": 1, "bwd": 1}
+    monkeypatch.setattr(be, "flash_attention", False)
+    want, want_state = _dropout_run(q, k, v, g, p, causal, groups, seed=99)
+    tol = 1e-2 if dtype == "bfloat16" else 3e-3
+    for name, a, b in zip(("out", "dq", "dk", "dv"), got, want):
+        assert _rel(a, b) < tol, name
+    assert (got_state == want_state).all()
+    other, _ = _dropout_run(q, k, v, g, p, causal, groups, seed=100)
+    assert _rel(other[0], got[0]) > 10 * tol  # another seed drops other positions
+
+
+@pytest.mark.parametrize("case", [((2, 2), 33, 70, 16, True, 0.25), ((1, 1), 7, 5, 8, False, 0.6)])
+def test_flash_dropout_any_length_against_torch_with_its_mask(case, flash_calls):
+    """Any S (here S % 4 != 0): the kernels' output and gradients are torch's float64 attention with the keep
+    mask the kernels drew (regenerated from the same reservation of the generator), which keeps about 1 - p."""
+    from ember.backend import cuda_flash
+    from ember.nn.functional.attention import _flash_dropout_rng
+
+    batch, L, S, D, causal, p = case
+    q, k, v, g = _half_inputs(batch, L, S, D, 1, ember.float16, seed=S)
+    state = ember.cuda.get_rng_state()
+    got, _ = _dropout_run(q, k, v, g, p, causal, 1, seed=5)
+    ember.cuda.manual_seed(5)
+    keep = cuda_flash.dropout_keep(_flash_dropout_rng(q, k, v, None, 1), q._data, k._data, p).get()
+    ember.cuda.set_rng_state(state)
+    tq, tk, tv = (torch.tensor(t.double().cpu().numpy(), requires_grad=True) for t in (q, k, v))
+    s = tq @ tk.transpose(-1, -2) / np.sqrt(D)
+    if causal:
+        s = s.masked_fill(~torch.ones(L, S, dtype=torch.bool).tril(), float("-inf"))
+    out = (s.softmax(-1) * torch.tensor(keep) / (1 - p)) @ tv
+    out.backward(torch.tensor(g.double().cpu().numpy()))
+    for name, a, b in zip(("out", "dq", "dk", "dv"), got, (out, tq.grad, tk.grad, tv.grad)):
+        assert _rel(a, b.detach().numpy()) < 3e-3, name
+    assert flash_calls == {"fwd": 1, "bwd": 1}
+    assert keep.shape == tuple(batch) + (L, S)
+    frac = float(cuda_flash.dropout_keep(cuda_flash.dropout_rng(7, 0), *_big_qk(), p).mean())
+    assert abs(frac - (1 - p)) < 5e-3  # 4M positions: 20 standard deviations
+
+
+def _big_qk():
+    """Arrays shaped (4, 1024, 8) and (4, 1024, 8): 4M mask positions for the kept-fraction check."""
+    import cupy
+
+    a = cupy.zeros((4, 1024, 8), dtype=cupy.float16)
+    return a, a
+
+
+def test_flash_dropout_one_drops_everything_and_stores_no_mask(flash_calls):
+    """dropout_p=1 gives zeros and zero gradients (as the composed path); any p allocates no (L, S) array."""
+    q, k, v, g = _half_inputs((1, 1), 2048, 2048, 64, 1, ember.bfloat16, seed=1)
+    got, _ = _dropout_run(q, k, v, g, 1.0, False, 1, seed=3)
+    for a in got:
+        assert not a.any()
+    ins = [t.detach().clone().requires_grad_() for t in (q, k, v)]
+    ember.cuda.synchronize()
+    before = ember.cuda.memory_allocated()
+    ember.cuda.reset_peak_memory_stats()
+    out = ember.nn.functional.scaled_dot_product_attention(*ins, dropout_p=0.1, is_causal=True)
+    out.backward(g)
+    peak = ember.cuda.max_memory_allocated() - before
+    assert peak < 2048 * 2048  # a bool mask alone would take 4 MiB; q, k, v, out and their grads take 1.5 MiB
+    assert flash_calls == {"fwd": 2, "bwd": 2}
+
+
+def test_flash_dropout_double_backward_uses_the_kernels_mask(monkeypatch, flash_calls):
+    """create_graph through flash attention with dropout: the second derivative is the composed path's from the
+    same seed (the backward rebuilds the kernels' keep mask)."""
+    q, k, v, g = _half_inputs((1, 2), 16, 32, 16, 1, ember.float16, seed=4)
+    be = type(get_backend(ember.device("cuda")))
+    res = {}
+    for flash in (True, False):
+        monkeypatch.setattr(be, "flash_attention", flash)
+        ember.cuda.manual_seed(8)
+        x = q.detach().float().requires_grad_()
+        out = ember.nn.functional.scaled_dot_product_attention(x.to(ember.float16), k, v, dropout_p=0.4)
+        (gx,) = ember.autograd.grad((out * g).sum(), x, create_graph=True)
+        (ggx,) = ember.autograd.grad(gx.pow(2).sum(), x)
+        res[flash] = [t.double().cpu().numpy() for t in (out.detach(), gx.detach(), ggx)]
+    for a, b in zip(res[True], res[False]):
+        assert _rel(a, b) < 5e-3

@@ -176,6 +176,37 @@ def test_sdpa_dropout_matches_composition_with_same_keep_mask():
     assert 0.2 < float((~keep).float().mean()) < 0.6
 
 
+def test_sdpa_half_dropout_double_backward_against_torch_with_the_same_mask():
+    """create_graph through float16 attention with dropout: the mask is applied in the probabilities' dtype
+    (a bool mask times 1 / (1 - p) would make float32 gradients meet float16 operands), and the first and second
+    derivatives are torch's float64 ones with the same keep mask."""
+    rng = np.random.default_rng(4)
+    qn, kn, vn = (
+        rng.standard_normal(s).astype(np.float16) for s in ((1, 2, 6, 8), (1, 2, 8, 8), (1, 2, 8, 8))
+    )
+    gn = rng.standard_normal((1, 2, 6, 8)).astype(np.float32)
+    p = 0.4
+    ember.manual_seed(11)
+    keep = (ember.rand(1, 2, 6, 8) >= p).cpu().numpy()
+    ember.manual_seed(11)
+    x = ember.tensor(qn.astype(np.float32), requires_grad=True)
+    out = ember.nn.functional.scaled_dot_product_attention(
+        x.half(), ember.tensor(kn), ember.tensor(vn), dropout_p=p
+    )
+    (gx,) = ember.autograd.grad((out.float() * ember.tensor(gn)).sum(), x, create_graph=True)
+    (ggx,) = ember.autograd.grad(gx.pow(2).sum(), x)
+    tx = torch.tensor(qn.astype(np.float64), requires_grad=True)
+    tk, tv = torch.tensor(kn.astype(np.float64)), torch.tensor(vn.astype(np.float64))
+    tout = ((tx @ tk.mT) / np.sqrt(8)).softmax(-1) * torch.tensor(keep) / (1 - p) @ tv
+    (tgx,) = torch.autograd.grad((tout * torch.tensor(gn, dtype=torch.float64)).sum(), tx, create_graph=True)
+    (tggx,) = torch.autograd.grad(tgx.pow(2).sum(), tx)
+    assert out.dtype == ember.float16 and gx.dtype == ember.float32
+    for a, b in ((out, tout), (gx, tgx), (ggx, tggx)):
+        np.testing.assert_allclose(
+            a.detach().double().cpu().numpy(), b.detach().numpy(), rtol=2e-2, atol=2e-2
+        )
+
+
 def test_sdpa_dropout_one_gives_zeros():
     q = ember.randn(2, 3, 4)
     out = ember.nn.functional.scaled_dot_product_attention(q, q, q, dropout_p=1.0)

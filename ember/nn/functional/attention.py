@@ -4,6 +4,8 @@ softmax(Q K^T * scale + mask) V runs as one Op on whole arrays; its backward use
 P with the standard formulas (dV = P^T dO, dP = dO V^T, dS = P (dP - rowsum(dP P)), dQ = dS K scale,
 dK = dS^T Q scale). Under create_graph the probabilities are recomputed with ember ops so that higher
 derivatives are exact. `_scaled_dot_product_attention_math` is the plain composition the tests compare with.
+On CUDA, half-precision attention goes to the flash kernels (backend/cuda_flash.py); with dropout they draw
+the keep mask from the generator's Philox stream inside the kernel (`rng`), so no (L, S) mask is stored.
 """
 
 from __future__ import annotations
@@ -27,20 +29,54 @@ _NEG_INF = float("-inf")
 # ------------------------------------------------------------------------------------------ fused op
 
 
-def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=False):
+def _flash_takes(be, q, k, v, groups) -> bool:
+    """Whether the backend's flash kernel takes these arrays (CUDA, float16/bfloat16, head dim <= 128)."""
+    return (
+        getattr(be, "flash_attention", False)
+        and q.dtype.itemsize == 2
+        and q.dtype == k.dtype == v.dtype
+        and q.shape[-2] > 0
+        and k.shape[-2] > 0
+        and be.flash_supports(q, k, v, groups)
+    )
+
+
+def _flash_dropout_rng(query, key, value, attn_mask, groups):
+    """For dropout that the flash kernel will apply: the kernel's (seed, offset) device array, reserved from
+    the generator (graph-safe); None where the flash kernel does not take this call."""
+    if query._device.type != "cuda":
+        return None
+    from ...backend import cuda_flash, get_backend
+    from ...ops.random import _gen
+
+    be = get_backend(query._device)
+    q, k, v = query._data, key._data, value._data
+    if (attn_mask is not None and attn_mask._requires_grad and STATE.enabled) or not _flash_takes(
+        be, q, k, v, groups
+    ):
+        return None
+    seed, offset, base = _gen(None, query._device)._engine.reserve(cuda_flash.dropout_blocks(q, k), True)
+    return cuda_flash.dropout_rng(seed, offset, base)
+
+
+def _attention_arrays(be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=False, rng=None):
     """Forward on arrays: returns (output, probabilities P, dropped probabilities P * keep / (1 - p), flash).
     The products go through the backend's matmul (on CUDA: cuBLAS, TF32 when allowed). With allow_flash, a
     backend with a flash kernel (CUDA, half precision) returns instead (output, log-sum-exp, None, True):
-    the probabilities are never stored."""
+    the probabilities are never stored. rng (from _flash_dropout_rng): dropout inside the flash kernel."""
     xp = be.xp
     out_dt = q.dtype
     fused = getattr(be, "fused_attention", False)
-    flash = allow_flash and getattr(be, "flash_attention", False)
-    half = q.dtype.itemsize == 2 and q.dtype == k.dtype == v.dtype and keep is None
-    if flash and half and q.shape[-2] > 0 and k.shape[-2] > 0 and be.flash_supports(q, k, v, groups):
+    if allow_flash and keep is None and _flash_takes(be, q, k, v, groups):
         # CUDA: no (L, S) matrix at all; masks are read in place, grouped heads shared
-        out, lse = be.flash_forward(q, k, v, scale, causal, mask, groups)
+        drop = None if rng is None else (rng, p)
+        out, lse = be.flash_forward(q, k, v, scale, causal, mask, groups, drop)
         return out, lse, None, True
+    if rng is not None:
+        raise RuntimeError(
+            "scaled_dot_product_attention: dropout was reserved for the flash kernel, which did not run"
+        )
+    half = q.dtype.itemsize == 2 and q.dtype == k.dtype == v.dtype and keep is None
     if (
         fused
         and half
@@ -107,14 +143,17 @@ class _Attention(Op):
     node_name = "ScaledDotProductAttentionBackward0"
 
     @staticmethod
-    def forward(ctx, q, k, v, mask=None, keep=None, scale=1.0, causal=False, p=0.0, groups=1, safe=True):
+    def forward(
+        ctx, q, k, v, mask=None, keep=None, scale=1.0, causal=False, p=0.0, groups=1, safe=True, rng=None
+    ):
         # the flash kernels give no gradient for the mask: a mask that needs one takes the composed path
         need = getattr(ctx, "needs_input_grad", None)
         mask_grad = mask is not None and need is not None and need[3]
         out, probs, _, flash = _attention_arrays(
-            ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=not mask_grad
+            ctx.be, q, k, v, mask, keep, scale, causal, p, groups, safe, allow_flash=not mask_grad, rng=rng
         )
         ctx.flash = flash  # probs then holds the log-sum-exp per row
+        ctx.rng = rng  # the flash kernel's dropout state, for its backward
         _save(ctx, q, k, v, mask, keep, probs, out, scale, causal, p, groups, safe)
         return out
 
@@ -171,10 +210,12 @@ class _AttentionGrad(Op):
         need=(True,) * 4,
         causal=False,
         flash=False,
+        rng=None,
     ):
         xp = ctx.xp
         if flash:  # the forward ran the backend's flash kernel: probs is its log-sum-exp
-            grads = ctx.be.flash_backward(g, q, k, v, out, probs, scale, causal, need[:3], mask, groups)
+            drop = None if rng is None else (rng, p)
+            grads = ctx.be.flash_backward(g, q, k, v, out, probs, scale, causal, need[:3], mask, groups, drop)
             empty = xp.zeros((0,), dtype=q.dtype)
             return tuple(empty if a is None else a for a in grads) + (empty,)
         cdt = probs.dtype
@@ -225,6 +266,7 @@ class _AttentionGrad(Op):
 
 def _attention_backward(ctx, g, gw):
     q, k, v, mask, keep, probs, out = ctx.saved_tensors
+    rng = getattr(ctx, "rng", None)
     need = tuple(ctx.needs_input_grad[:4])
     if g is None:
         g = O.zeros(tuple(out.shape), dtype=out.dtype, device=out.device)
@@ -236,9 +278,15 @@ def _attention_backward(ctx, g, gw):
             "need": need,
             "causal": ctx.causal,
             "flash": getattr(ctx, "flash", False),
+            "rng": rng,
         }
         grads = dispatch(_AttentionGrad, (g, gw, q, k, v, keep, probs, out, mask), attrs)
         return tuple(gr if n else None for gr, n in zip(grads, need)) + (None,)
+    if rng is not None:  # create_graph after the flash kernel's dropout: its keep mask, as a constant
+        from ..._tensor import _wrap
+        from ...backend import cuda_flash
+
+        keep = _wrap(cuda_flash.dropout_keep(rng, q._data, k._data, ctx.p), D.bool_, q.device)
     return _attention_backward_math(
         q, k, v, mask, keep, g, gw, need, ctx.scale, ctx.causal, ctx.p, ctx.groups, ctx.safe
     )
@@ -251,8 +299,8 @@ def _attention_backward_math(q, k, v, mask, keep, g, gw, need, scale, causal, p,
         k = k.repeat_interleave(groups, dim=-3)
         v = v.repeat_interleave(groups, dim=-3)
     drop = None
-    if keep is not None:
-        drop = keep * ((1.0 / (1.0 - p)) if p < 1 else 0.0)
+    if keep is not None:  # in the probabilities' dtype (a bool mask times a float would be float32)
+        drop = keep.to(probs.dtype) * ((1.0 / (1.0 - p)) if p < 1 else 0.0)
     dq = dk = dv = dmask = None
     if need[2]:
         pd = probs * drop if drop is not None else probs
@@ -394,10 +442,14 @@ def scaled_dot_product_attention(
     repeats key/value heads (dim -3) to match the query's."""
     groups, scores = _sdpa_checks(query, key, value, attn_mask, is_causal, enable_gqa)
     sc = 1.0 / math.sqrt(query.size(-1)) if scale is None else float(scale)
-    keep = None
+    keep = rng = None
     if dropout_p > 0.0:
-        keep = O.rand(scores, device=query.device) >= dropout_p
+        rng = _flash_dropout_rng(query, key, value, attn_mask, groups)
+        if rng is None:
+            keep = O.rand(scores, device=query.device) >= dropout_p
     attrs = {"scale": sc, "causal": bool(is_causal), "p": float(dropout_p), "groups": groups, "safe": True}
+    if rng is not None:
+        attrs["rng"] = rng
     return dispatch(_Attention, (query, key, value, attn_mask, keep), attrs)
 
 
