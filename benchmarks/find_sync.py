@@ -3,7 +3,7 @@ step; a piece that returns only after the spin finished synchronised with the ho
 innermost Python frames and C calls that lasted about as long as the spin are printed: the waiting call and
 its callers. Not a test.
 
-    python benchmarks/find_sync.py
+    python benchmarks/find_sync.py [--dropout 0.1]    (the GPT pieces with dropout: attention, residual)
 """
 
 from __future__ import annotations
@@ -42,8 +42,14 @@ def _slow_frames(fn, threshold: float):
     return out, slow
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    import argparse
+
     import cupy
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dropout", type=float, default=0.0, help="the GPT pieces' dropout (training mode)")
+    args = ap.parse_args(argv)
 
     import ember
 
@@ -89,7 +95,8 @@ def main() -> int:
     # the GPT-2 pieces, small
     from ember.models.gpt import GPT, GPTConfig
 
-    m = GPT(GPTConfig(block_size=64, vocab_size=512, n_layer=2, n_head=4, n_embd=128)).to("cuda")
+    cfg = GPTConfig(block_size=64, vocab_size=512, n_layer=2, n_head=4, n_embd=128, dropout=args.dropout)
+    m = GPT(cfg).to("cuda").train()
     o = ember.optim.AdamW(m.parameters(), lr=1e-3)
     idx = ember.randint(0, 512, (4, 64), device="cuda")
     for rnd in range(2):
