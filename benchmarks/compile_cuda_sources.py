@@ -5,7 +5,7 @@ GPU lease. Needs libnvrtc from the `nvidia-cuda-nvrtc-cu12` wheel (not a project
     python benchmarks/compile_cuda_sources.py --nvrtc /tmp/nvrtc/x/nvidia/cuda_nvrtc/lib/libnvrtc.so.12
 
 Covers the modules whose source is one `Kernels` object (elementwise, softmax, dropout, optimizers, attention,
-losses); the per-dtype sources of norm and activation are built by their `source(...)` for every dtype.
+losses), the CUDA-graph generator-buffer kernel; the per-dtype sources of norm and activation are built by their `source(...)` for every dtype.
 Compiles with `-ftz=true`, which CuPy appends to every NVRTC compile. `--ptx DIR` writes each source's PTX
 there (e.g. to check which float instructions flush subnormals: `grep -c 'ftz.f32' DIR/cuda_elementwise.ptx`).
 Not a test: prints OK or NVRTC's log per source, exits 1 if any failed.
@@ -52,6 +52,7 @@ def _sources():
         m = importlib.import_module(f"ember.backend.{mod}")
         k = getattr(m, "_KERNELS", None) or m._kernel
         yield mod, k.source
+    yield "cuda_graph", importlib.import_module("ember.backend.cuda_graph")._BASE_SRC
     for mod in ("cuda_norm", "cuda_activation"):
         m = importlib.import_module(f"ember.backend.{mod}")
         src = m.source

@@ -64,9 +64,6 @@ def dropout_blocks(q, k) -> int:
     return heads * q.shape[-2] * ((k.shape[-2] + 3) // 4)
 
 
-_RNG_SRC = "out[0] = base[2] ? base[0] : seed; out[1] = offset + (base[2] ? base[1] : 0); out[2] = 1;"
-
-
 def dropout_rng(seed: int, offset: int, base=None):
     """The kernels' (seed, offset, 1) as a uint64[3] device array, written by a one-thread kernel from the
     generator's reservation (no host copy, so a CUDA graph can capture it: inside one, `base` is the graph's
@@ -74,17 +71,10 @@ def dropout_rng(seed: int, offset: int, base=None):
     also serves as philox_blocks_cuda's base (dropout_keep)."""
     import cupy
 
-    from .philox import _no_base
+    from .cuda_graph import set_base
 
-    if "rng" not in _K:
-        _K["rng"] = cupy.ElementwiseKernel(
-            "raw uint64 base, uint64 seed, uint64 offset", "raw uint64 out", _RNG_SRC, "ember_flash_rng"
-        )
     out = cupy.empty(3, dtype=cupy.uint64)
-    mask = (1 << 64) - 1
-    _K["rng"](
-        _no_base() if base is None else base, np.uint64(seed & mask), np.uint64(offset & mask), out, size=1
-    )
+    set_base(out, seed, offset, base)
     return out
 
 

@@ -28,7 +28,9 @@ D2H_MESSAGE = (
 _ACTIVE: list = []  # the Graphs being captured, innermost last
 
 _BASE_SRC = r"""
-extern "C" __global__ void ember_rng_base(unsigned long long* b, unsigned long long seed, unsigned long long off) {
+extern "C" __global__ void ember_rng_base(unsigned long long* b, unsigned long long seed, unsigned long long off,
+                                          const unsigned long long* src) {
+    if (src && src[2]) { seed = src[0]; off += src[1]; }
     b[0] = seed; b[1] = off; b[2] = 1ULL;
 }
 """
@@ -83,18 +85,27 @@ def rng_seek(engine, position: int) -> None:
     _entry(engine)[0] = position
 
 
-def _set_base(buf, seed: int, offset: int) -> None:
-    """buf <- (seed, offset, 1) on the current stream, by a kernel (a copy from the host would wait)."""
+def set_base(buf, seed: int, offset: int, src=None) -> None:
+    """buf <- (seed, offset, 1) on the current stream, by a kernel (a copy from the host would wait, and could
+    not be captured). With `src`, a graph's buffer from rng_reserve: its seed, and `offset` counted from its
+    offset (so a captured call writes the state of each replay)."""
     import cupy
     import numpy as np
 
     if not _BASE_KERNEL:
         _BASE_KERNEL.append(cupy.RawKernel(_BASE_SRC, "ember_rng_base"))
+    mask = (1 << 64) - 1
+    args = (
+        buf,
+        np.uint64(seed & mask),
+        np.uint64(offset & mask),
+        np.uint64(0 if src is None else src.data.ptr),
+    )
     with buf.device:
-        _BASE_KERNEL[0]((1,), (1,), (buf, np.uint64(seed), np.uint64(offset)))
+        _BASE_KERNEL[0]((1,), (1,), args)
 
 
-def advance_rng(uses: dict, set_base=_set_base) -> None:
+def advance_rng(uses: dict, set_base=set_base) -> None:
     """Before a replay: each generator's current (seed, offset) into the graph's buffer, then the generator
     moves past the blocks the graph consumes."""
     for engine, (_, used, buf) in uses.items():

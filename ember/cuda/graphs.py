@@ -9,8 +9,10 @@ is_current_stream_capturing (backend/cuda_graph.py does the work).
 
 As in torch: warm the step up eagerly first (kernels compile and load on first use, which a capture cannot do),
 feed new data by copying into the static inputs, and read results from the tensors the capture produced.
-What cannot be captured raises: host reads (.item(), printing), host <-> GPU copies, GradScaler, random
-numbers, and optimizers that compute on the host per step (use capturable=True).
+What cannot be captured raises: host reads (.item(), printing), host <-> GPU copies, GradScaler, samplers that
+read values on the host (poisson, multinomial), and optimizers that compute on the host per step (use
+capturable=True). Random numbers drawn on the GPU (dropout, attention dropout, rand, randn, bernoulli) are
+graph-safe: each replay draws the next numbers of the generator's stream.
 """
 
 from __future__ import annotations
@@ -59,8 +61,7 @@ def graph_pool_handle():
 def is_current_stream_capturing() -> bool:
     from . import _cupy
 
-    cp = _cupy()
-    return cp is not None and bool(cp.cuda.get_current_stream().is_capturing())
+    return _cupy() is not None and cuda_graph.stream_capturing()
 
 
 class graph:
